@@ -1,0 +1,103 @@
+// Text generation with a KV cache: the prompt is fed once, then one token at a time; only the
+// sampled position's logits are read back. Text streams out as tokens complete UTF-8.
+import { tf } from './tf';
+import { CausalLM, disposeCache } from './model/model';
+import { Tokenizer, StreamDecoder } from './tokenizers';
+import { Rng } from './random';
+import { sample, softmax } from './sampling';
+
+export interface GenerateOptions {
+  maxTokens: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  /** Called with each piece of text as it becomes printable. */
+  onText?: (text: string) => void;
+  /** Called with every row of logits the model produced (prompt positions, then each fed-back token). */
+  onLogits?: (row: Float32Array) => void;
+  /** Keep each chosen token's probability (for evaluation hovers). */
+  withProbs?: boolean;
+}
+
+export interface GenerateResult {
+  promptTokens: number[];
+  tokens: number[];
+  text: string;
+  stopReason: 'max-tokens' | 'eos' | 'stop-sequence' | 'context-full';
+  /** Probability of each generated token under the (tempered) distribution, if asked. */
+  probs?: number[];
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+  const t0 = performance.now();
+  const promptTokens = tokenizer.encode(prompt);
+  if (promptTokens.length === 0) throw new Error('the prompt is empty and the model adds no BOS token: nothing to condition on');
+  const ctxLen = model.config.maxPositions;
+  if (promptTokens.length >= ctxLen) throw new Error(`the prompt has ${promptTokens.length} tokens; the model's context is ${ctxLen}`);
+  const rng = new Rng(opts.seed ?? 0);
+  const temperature = opts.temperature ?? 0;
+  const cache = model.newCache();
+  const decoder = new StreamDecoder(tokenizer);
+  const tokens: number[] = [];
+  const probs: number[] = [];
+  let text = '';
+  let stopReason: GenerateResult['stopReason'] = 'max-tokens';
+  let firstTokenMs = 0;
+  const stops = (opts.stop ?? []).filter((s) => s.length > 0);
+  const endIds = new Set([tokenizer.eos, tokenizer.kind === 'spm' ? tokenizer.bos : undefined].filter((x): x is number => x !== undefined));
+  try {
+    let feed = promptTokens;
+    for (let step = 0; step < opts.maxTokens; step++) {
+      if (cache.length + feed.length > ctxLen) {
+        stopReason = 'context-full';
+        break;
+      }
+      const all = !!opts.onLogits;
+      const row = tf.tidy(() => {
+        const ctx = model.newContext({ cache });
+        const logits = model.forward(tf.tensor2d([feed], [1, feed.length], 'int32'), ctx, { lastOnly: !all });
+        return logits.reshape([-1, model.config.vocabSize]);
+      });
+      const data = row.dataSync() as Float32Array;
+      row.dispose();
+      const V = model.config.vocabSize;
+      if (opts.onLogits) for (let i = 0; i < data.length / V; i++) opts.onLogits(data.slice(i * V, (i + 1) * V));
+      const last = data.subarray(data.length - V);
+      const next = sample(last, { temperature, topK: opts.topK, topP: opts.topP }, rng);
+      if (step === 0) firstTokenMs = performance.now() - t0;
+      if (opts.withProbs) probs.push(softmax(last, temperature > 0 ? temperature : 1)[next]);
+      if (endIds.has(next)) {
+        stopReason = 'eos';
+        break;
+      }
+      tokens.push(next);
+      const piece = decoder.push(next);
+      text += piece;
+      const hit = stops.find((s) => text.includes(s));
+      if (hit) {
+        const cut = text.indexOf(hit);
+        const visible = piece.slice(0, Math.max(0, piece.length - (text.length - cut)));
+        if (visible) opts.onText?.(visible);
+        text = text.slice(0, cut);
+        stopReason = 'stop-sequence';
+        break;
+      }
+      if (piece) opts.onText?.(piece);
+      feed = [next];
+    }
+    if (stopReason !== 'stop-sequence') {
+      const rest = decoder.flush();
+      if (rest) {
+        text += rest;
+        opts.onText?.(rest);
+      }
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { promptTokens, tokens, text, stopReason, probs: opts.withProbs ? probs : undefined, firstTokenMs, totalMs: performance.now() - t0 };
+}

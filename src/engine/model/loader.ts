@@ -1,0 +1,318 @@
+// Loads a model from a GGUF file or a Hugging Face folder (config.json + safetensors,
+// sharded or not, + tokenizer.json) into a CausalLM whose parameters carry the Hugging Face
+// transformers names. GGUF names are mapped here, and GGUF's interleaved rotary layout of
+// Llama q/k rows is permuted back to Hugging Face's.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { tf, Tensor } from '../tf';
+import { readGguf, GgufFile } from '../formats/gguf';
+import { readSafetensorsModel, readSafetensors } from '../formats/safetensors';
+import { readHfConfig } from '../formats/hfconfig';
+import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
+import { checkConfig, ModelConfig } from './config';
+import { CausalLM, internalShape, ParamSpec, familyOf } from './model';
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: string;
+}
+
+export interface LoadedModel {
+  model: CausalLM;
+  tokenizer?: Tokenizer;
+  format: 'gguf' | 'hf';
+  path: string;
+  /** Files the model was read from (hashed into the run record). */
+  files: string[];
+  name: string;
+  /** Source dtype of each parameter, by HF name. */
+  dtypes: Map<string, string>;
+  chatTemplate?: string;
+  loadMs: number;
+}
+
+export interface LoadOptions {
+  /** An explicit config.json (for a bare .safetensors file). */
+  config?: string;
+}
+
+/** Raw weights by HF name, in HF layout, before they become tensors. */
+interface RawWeights {
+  get(name: string): { data: Float32Array; shape: number[]; dtype: string } | undefined;
+  names(): string[];
+}
+
+// ---------------------------------------------------------------------------------- GGUF
+
+function metaOf(file: GgufFile) {
+  const get = (key: string): unknown => {
+    const v = file.metadata.get(key) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) && 'value' in (v as object) ? (v as { value: unknown }).value : v;
+  };
+  const num = (key: string, fallback?: number): number => {
+    const v = get(key);
+    if (typeof v === 'number') return v;
+    if (typeof v === 'bigint') return Number(v);
+    if (fallback !== undefined) return fallback;
+    throw new Error(`${basename(file.path)}: metadata "${key}" is missing or not a number`);
+  };
+  return { get, num };
+}
+
+const LLAMA_GGUF_NAMES: [RegExp, string][] = [
+  [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
+  [/^output_norm\.weight$/, 'model.norm.weight'],
+  [/^output\.weight$/, 'lm_head.weight'],
+  [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
+  [/^blk\.(\d+)\.attn_q\.(weight|bias)$/, 'model.layers.$1.self_attn.q_proj.$2'],
+  [/^blk\.(\d+)\.attn_k\.(weight|bias)$/, 'model.layers.$1.self_attn.k_proj.$2'],
+  [/^blk\.(\d+)\.attn_v\.(weight|bias)$/, 'model.layers.$1.self_attn.v_proj.$2'],
+  [/^blk\.(\d+)\.attn_output\.weight$/, 'model.layers.$1.self_attn.o_proj.weight'],
+  [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
+  [/^blk\.(\d+)\.ffn_gate\.weight$/, 'model.layers.$1.mlp.gate_proj.weight'],
+  [/^blk\.(\d+)\.ffn_up\.weight$/, 'model.layers.$1.mlp.up_proj.weight'],
+  [/^blk\.(\d+)\.ffn_down\.weight$/, 'model.layers.$1.mlp.down_proj.weight'],
+];
+
+const GPT2_GGUF_NAMES: [RegExp, string][] = [
+  [/^token_embd\.weight$/, 'transformer.wte.weight'],
+  [/^position_embd\.weight$/, 'transformer.wpe.weight'],
+  [/^output_norm\.(weight|bias)$/, 'transformer.ln_f.$1'],
+  [/^output\.weight$/, 'lm_head.weight'],
+  [/^blk\.(\d+)\.attn_norm\.(weight|bias)$/, 'transformer.h.$1.ln_1.$2'],
+  [/^blk\.(\d+)\.attn_qkv\.(weight|bias)$/, 'transformer.h.$1.attn.c_attn.$2'],
+  [/^blk\.(\d+)\.attn_output\.(weight|bias)$/, 'transformer.h.$1.attn.c_proj.$2'],
+  [/^blk\.(\d+)\.ffn_norm\.(weight|bias)$/, 'transformer.h.$1.ln_2.$2'],
+  [/^blk\.(\d+)\.ffn_up\.(weight|bias)$/, 'transformer.h.$1.mlp.c_fc.$2'],
+  [/^blk\.(\d+)\.ffn_down\.(weight|bias)$/, 'transformer.h.$1.mlp.c_proj.$2'],
+];
+
+/** HF name for a GGUF tensor name, and the reverse (for the GGUF export). */
+export function ggufToHfName(family: 'llama' | 'gpt2', name: string): string | undefined {
+  for (const [re, to] of family === 'llama' ? LLAMA_GGUF_NAMES : GPT2_GGUF_NAMES) if (re.test(name)) return name.replace(re, to);
+  return undefined;
+}
+
+export function hfToGgufName(family: 'llama' | 'gpt2', name: string): string | undefined {
+  for (const [re, to] of family === 'llama' ? LLAMA_GGUF_NAMES : GPT2_GGUF_NAMES) {
+    // Turn the HF template back into a regex and the GGUF regex source into a template.
+    const back = new RegExp('^' + to.replace(/\./g, '\\.').replace('$1', '(\\d+)').replace('$2', '(weight|bias)') + '$');
+    if (back.test(name)) {
+      const tmpl = re.source.slice(1, -1).replace(/\\\./g, '.').replace('(\\d+)', '$1').replace('(weight|bias)', '$2');
+      const m = name.match(back)!;
+      return tmpl.replace('$1', m[1] ?? '').replace('$2', m[2] ?? '');
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Rows of a q/k weight (or bias) from Meta/GGUF's interleaved rotary pairs (2i, 2i+1) to
+ * Hugging Face's halves (i, i+hd/2); `inverse` goes back (for the GGUF export).
+ */
+export function permuteRope(data: Float32Array, rows: number, cols: number, heads: number, inverse = false): Float32Array {
+  const hd = rows / heads;
+  const half = hd / 2;
+  const out = new Float32Array(data.length);
+  for (let h = 0; h < heads; h++) {
+    for (let a = 0; a < 2; a++) {
+      for (let i = 0; i < half; i++) {
+        const hfRow = h * hd + a * half + i;
+        const metaRow = h * hd + i * 2 + a;
+        const [dst, src] = inverse ? [metaRow, hfRow] : [hfRow, metaRow];
+        out.set(data.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return out;
+}
+
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+function configFromGguf(file: GgufFile): ModelConfig {
+  const { get, num } = metaOf(file);
+  const arch = String(get('general.architecture') ?? '');
+  const src = basename(file.path);
+  const tensor = (n: string) => file.tensors.find((t) => t.name === n);
+  const embd = tensor('token_embd.weight');
+  if (!embd) throw new Error(`${src}: tensor "token_embd.weight" is missing`);
+  const vocabSize = embd.shape[0];
+  if (arch === 'llama' || arch === 'mistral' || arch === 'qwen2') {
+    const hidden = num(`${arch}.embedding_length`);
+    const heads = num(`${arch}.attention.head_count`);
+    const c: ModelConfig = {
+      family: 'llama',
+      vocabSize,
+      hidden,
+      intermediate: num(`${arch}.feed_forward_length`),
+      layers: num(`${arch}.block_count`),
+      heads,
+      kvHeads: num(`${arch}.attention.head_count_kv`, heads),
+      headDim: num(`${arch}.attention.key_length`, hidden / heads),
+      maxPositions: num(`${arch}.context_length`, 2048),
+      normEps: num(`${arch}.attention.layer_norm_rms_epsilon`, 1e-5),
+      ropeTheta: num(`${arch}.rope.freq_base`, 10000),
+      attentionBias: !!tensor('blk.0.attn_q.bias'),
+      tiedHead: !tensor('output.weight'),
+    };
+    return c;
+  }
+  if (arch === 'gpt2') {
+    const hidden = num('gpt2.embedding_length');
+    const heads = num('gpt2.attention.head_count');
+    return {
+      family: 'gpt2',
+      vocabSize,
+      hidden,
+      layers: num('gpt2.block_count'),
+      heads,
+      headDim: hidden / heads,
+      maxPositions: num('gpt2.context_length', 1024),
+      normEps: num('gpt2.attention.layer_norm_epsilon', 1e-5),
+      tiedHead: !tensor('output.weight'),
+    };
+  }
+  throw new Error(`${src}: architecture "${arch}" is not supported (supported: llama, mistral, qwen2, gpt2)`);
+}
+
+function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
+  const src = basename(file.path);
+  const byHf = new Map<string, string>();
+  for (const t of file.tensors) {
+    const hf = ggufToHfName(config.family, t.name);
+    if (hf) byHf.set(hf, t.name);
+  }
+  const arch = String(metaOf(file).get('general.architecture'));
+  return {
+    names: () => [...byHf.keys()],
+    get(name) {
+      const g = byHf.get(name);
+      if (!g) return undefined;
+      const info = file.tensors.find((t) => t.name === g)!;
+      let data = file.loadTensor(g);
+      let shape = info.shape.slice();
+      if (config.family === 'llama' && arch === 'llama') {
+        const m = name.match(/self_attn\.(q|k)_proj\.(weight|bias)$/);
+        if (m) {
+          const heads = m[1] === 'q' ? config.heads : config.kvHeads;
+          data = permuteRope(data, shape[0], shape.length > 1 ? shape[1] : 1, heads);
+        }
+      }
+      if (config.family === 'gpt2' && shape.length === 2 && /\.(c_attn|c_proj|c_fc)\.weight$/.test(name)) {
+        // GGUF keeps nn.Linear's [out, in]; Hugging Face's GPT-2 Conv1D is [in, out].
+        data = transpose2d(data, shape[0], shape[1]);
+        shape = [shape[1], shape[0]];
+      }
+      void src;
+      return { data, shape, dtype: info.typeName };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------ Hugging Face
+
+function findConfig(path: string, explicit?: string): string | undefined {
+  if (explicit) return explicit;
+  if (statSync(path).isDirectory()) return existsSync(join(path, 'config.json')) ? join(path, 'config.json') : undefined;
+  const stem = basename(path).replace(/(\.model)?\.safetensors$/, '');
+  for (const c of [join(dirname(path), `${stem}.config.json`), join(dirname(path), 'config.json')]) if (existsSync(c)) return c;
+  return undefined;
+}
+
+function hfWeights(path: string): { weights: RawWeights; files: string[] } {
+  const isDir = statSync(path).isDirectory();
+  const map = isDir ? readSafetensorsModel(path) : readSafetensors(path).tensors;
+  // GPT2Model checkpoints (and some exports) omit the `transformer.` prefix.
+  const norm = new Map<string, { data: Float32Array; shape: number[]; dtype: string }>();
+  for (const [k, v] of map) {
+    const name = /^(h\.\d+|wte|wpe|ln_f)\./.test(k) ? `transformer.${k}` : k;
+    norm.set(name, { data: v.data, shape: v.shape, dtype: v.dtype });
+  }
+  let files = [path];
+  if (isDir) {
+    const index = join(path, 'model.safetensors.index.json');
+    if (existsSync(index)) {
+      const wm = JSON.parse(readFileSync(index, 'utf8')).weight_map as Record<string, string>;
+      files = [index, ...[...new Set(Object.values(wm))].map((f) => join(path, f))];
+    } else files = [join(path, 'model.safetensors')];
+  }
+  return { weights: { names: () => [...norm.keys()], get: (n) => norm.get(n) }, files };
+}
+
+function configFromHf(configPath: string): ModelConfig {
+  const c = readHfConfig(configPath) as unknown as Record<string, unknown>;
+  return c as unknown as ModelConfig;
+}
+
+// ------------------------------------------------------------------------------ common
+
+function buildModel(config: ModelConfig, weights: RawWeights, source: string): { model: CausalLM; dtypes: Map<string, string> } {
+  checkConfig(config, source);
+  const specs: ParamSpec[] = familyOf(config).paramSpecs(config);
+  const params = new Map<string, Tensor>();
+  const dtypes = new Map<string, string>();
+  try {
+    for (const s of specs) {
+      const w = weights.get(s.name);
+      if (!w) throw new Error(`${source}: tensor "${s.name}" is missing`);
+      if (w.shape.join() !== s.shape.join()) {
+        throw new Error(`${source}: tensor "${s.name}" has shape [${w.shape}], expected [${s.shape}] from the config`);
+      }
+      const data = s.layout === 'linear' ? transpose2d(w.data, s.shape[0], s.shape[1]) : w.data;
+      params.set(s.name, tf.tensor(data, internalShape(s), 'float32'));
+      dtypes.set(s.name, w.dtype);
+    }
+  } catch (e) {
+    for (const t of params.values()) t.dispose();
+    throw e;
+  }
+  return { model: new CausalLM(config, params), dtypes };
+}
+
+export function isGgufPath(path: string): boolean {
+  return /\.gguf$/i.test(path);
+}
+
+export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const t0 = performance.now();
+  if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
+  if (isGgufPath(path)) {
+    const file = readGguf(path);
+    const config = configFromGguf(file);
+    const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path));
+    const meta = new Map<string, unknown>();
+    for (const k of file.metadata.keys()) meta.set(k, metaOf(file).get(k));
+    let tokenizer: Tokenizer | undefined;
+    if (meta.has('tokenizer.ggml.tokens')) tokenizer = tokenizerFromGgufMetadata(meta);
+    const name = String(meta.get('general.name') ?? basename(path, '.gguf'));
+    const chatTemplate = meta.get('tokenizer.chat_template') as string | undefined;
+    return { model, tokenizer, format: 'gguf', path, files: [path], name, dtypes, chatTemplate, loadMs: performance.now() - t0 };
+  }
+  const configPath = findConfig(path, opts.config);
+  if (!configPath) throw new Error(`${path}: no config.json found (pass one with --config)`);
+  const config = configFromHf(configPath);
+  const { weights, files } = hfWeights(path);
+  const { model, dtypes } = buildModel(config, weights, basename(path));
+  const dir = statSync(path).isDirectory() ? path : dirname(path);
+  let tokenizer: Tokenizer | undefined;
+  let chatTemplate: string | undefined;
+  const tokPath = join(dir, 'tokenizer.json');
+  if (existsSync(tokPath)) {
+    const raw = JSON.parse(readFileSync(tokPath, 'utf8'));
+    const cfgJson = JSON.parse(readFileSync(configPath, 'utf8'));
+    tokenizer = tokenizerFromHfJson(raw, cfgJson);
+    files.push(tokPath);
+  }
+  const tcPath = join(dir, 'tokenizer_config.json');
+  if (existsSync(tcPath)) {
+    const tc = JSON.parse(readFileSync(tcPath, 'utf8'));
+    if (typeof tc.chat_template === 'string') chatTemplate = tc.chat_template;
+  }
+  files.unshift(configPath);
+  return { model, tokenizer, format: 'hf', path, files, name: basename(path), dtypes, chatTemplate, loadMs: performance.now() - t0 };
+}

@@ -1,0 +1,29 @@
+// LoRA adapters on linear modules, initialised as PEFT does: A Kaiming-uniform (a=√5, so
+// bound 1/√in), B zero — the adapted model starts equal to the base.
+import { tf } from '../tf';
+import { CausalLM, internalShape } from './model';
+import { Rng } from '../random';
+
+export interface LoraSpec {
+  rank: number;
+  alpha: number;
+  dropout: number;
+}
+
+export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng): void {
+  const ws = model.specs.find((s) => s.name === `${path}.weight`);
+  if (!ws || (ws.layout !== 'linear' && ws.layout !== 'conv1d')) throw new Error(`"${path}" is not a linear module`);
+  const [inF, outF] = internalShape(ws);
+  const bound = 1 / Math.sqrt(inF);
+  const a = new Float32Array(inF * spec.rank);
+  for (let i = 0; i < a.length; i++) a[i] = (rng.next() * 2 - 1) * bound;
+  model.lora.get(path)?.A.dispose();
+  model.lora.get(path)?.B.dispose();
+  model.lora.set(path, {
+    A: tf.variable(tf.tensor2d(a, [inF, spec.rank]), true),
+    B: tf.variable(tf.zeros([spec.rank, outF]), true),
+    rank: spec.rank,
+    alpha: spec.alpha,
+    dropout: spec.dropout,
+  });
+}

@@ -1,0 +1,226 @@
+// A causal language model: its config, its parameters under Hugging Face names, optional
+// LoRA adapters, and a forward pass split into embed → blocks → head so a trainer can run the
+// frozen prefix outside the gradient tape.
+import { tf, Tensor } from '../tf';
+import { ModelConfig } from './config';
+import { embed, linear, matmul, matmulConst, isTrainable } from './ops';
+import * as llama from './llama';
+import * as gpt2 from './gpt2';
+
+/**
+ * How a parameter is stored. `linear` (nn.Linear, HF shape [out,in]) is kept transposed as
+ * [in,out] in memory so every product is a plain x·W; `conv1d` (GPT-2) already is [in,out].
+ */
+export type ParamLayout = 'linear' | 'conv1d' | 'embedding' | 'vector';
+
+export interface ParamSpec {
+  /** Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+  name: string;
+  /** Shape as Hugging Face stores it. */
+  shape: number[];
+  layout: ParamLayout;
+}
+
+export function internalShape(spec: ParamSpec): number[] {
+  return spec.layout === 'linear' ? [spec.shape[1], spec.shape[0]] : spec.shape;
+}
+
+export interface LoraAdapter {
+  /** [in, r] in memory; PEFT's lora_A is its transpose [r, in]. */
+  A: tf.Variable;
+  /** [r, out] in memory; PEFT's lora_B is its transpose [out, r]. */
+  B: tf.Variable;
+  rank: number;
+  alpha: number;
+  dropout: number;
+}
+
+export interface KVCache {
+  layers: { k: Tensor; v: Tensor }[];
+  length: number;
+}
+
+export interface ForwardContext {
+  /** Positions already in the cache (the new tokens start here). */
+  past: number;
+  cache?: KVCache;
+  /** Set while training: dropout rates and a seed for this step. */
+  train?: { dropout: number; seed: number };
+  seedCounter: number;
+}
+
+export interface Family {
+  paramSpecs(config: ModelConfig): ParamSpec[];
+  embed(model: CausalLM, ids: Tensor, ctx: ForwardContext): Tensor;
+  block(model: CausalLM, layer: number, h: Tensor, ctx: ForwardContext): Tensor;
+  finalNorm(model: CausalLM, h: Tensor): Tensor;
+  /** Module path of the token embedding table (the tied head reads it). */
+  embeddingName: string;
+  headName: string;
+  /** Prefix of block i's module paths, e.g. `model.layers.3`. */
+  blockPrefix(layer: number): string;
+}
+
+export function familyOf(config: ModelConfig): Family {
+  return config.family === 'llama' ? llama.family : gpt2.family;
+}
+
+export class CausalLM {
+  readonly family: Family;
+  readonly specs: ParamSpec[];
+  readonly lora = new Map<string, LoraAdapter>();
+  private headT?: Tensor;
+
+  constructor(
+    readonly config: ModelConfig,
+    /** Parameters by HF name, in the in-memory layout (see ParamLayout). */
+    readonly params: Map<string, Tensor>,
+  ) {
+    this.family = familyOf(config);
+    this.specs = this.family.paramSpecs(config);
+    for (const s of this.specs) {
+      const t = params.get(s.name);
+      if (!t) throw new Error(`model is missing tensor "${s.name}"`);
+      const want = internalShape(s);
+      if (t.shape.join() !== want.join()) {
+        throw new Error(`tensor "${s.name}" has shape [${t.shape}] in memory, expected [${want}]`);
+      }
+    }
+  }
+
+  get numParams(): number {
+    return this.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`no parameter "${name}"`);
+    return t;
+  }
+
+  /** Replace a parameter (e.g. by a trainable variable); the shape must not change. */
+  setParam(name: string, t: Tensor): void {
+    const old = this.param(name);
+    if (old.shape.join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
+    this.params.set(name, t);
+    if (name === this.family.embeddingName) this.dropHeadCache();
+  }
+
+  private dropHeadCache(): void {
+    this.headT?.dispose();
+    this.headT = undefined;
+  }
+
+  /** A linear module by path: x·W (+ b) (+ LoRA), with dropout on the LoRA input while training. */
+  linear(path: string, x: Tensor, ctx: ForwardContext): Tensor {
+    const w = this.param(`${path}.weight`);
+    const b = this.params.get(`${path}.bias`);
+    let y = linear(x, w, b);
+    const ad = this.lora.get(path);
+    if (ad) {
+      let xi = x;
+      if (ctx.train && ad.dropout > 0) xi = tf.dropout(x, ad.dropout, undefined, ctx.train.seed + ctx.seedCounter++);
+      const delta = linear(linear(xi, ad.A), ad.B);
+      y = tf.add(y, tf.mul(delta, ad.alpha / ad.rank));
+    }
+    return y;
+  }
+
+  /** Rows of the token embedding table for flat ids [N]. */
+  embedLookup(ids: Tensor): Tensor {
+    return embed(this.param(this.family.embeddingName), ids);
+  }
+
+  dropout(x: Tensor, ctx: ForwardContext): Tensor {
+    if (!ctx.train || ctx.train.dropout <= 0) return x;
+    return tf.dropout(x, ctx.train.dropout, undefined, ctx.train.seed + ctx.seedCounter++);
+  }
+
+  newContext(opts: { cache?: KVCache; train?: ForwardContext['train'] } = {}): ForwardContext {
+    return { past: opts.cache?.length ?? 0, cache: opts.cache, train: opts.train, seedCounter: 0 };
+  }
+
+  embed(ids: Tensor, ctx: ForwardContext): Tensor {
+    return this.family.embed(this, ids, ctx);
+  }
+
+  blocks(h: Tensor, from: number, to: number, ctx: ForwardContext): Tensor {
+    for (let i = from; i < to; i++) {
+      const next = this.family.block(this, i, h, ctx);
+      if (i > from) h.dispose();
+      h = next;
+    }
+    return h;
+  }
+
+  /** Final norm and LM head: h [..., d] → logits [..., V]. */
+  head(h: Tensor, ctx: ForwardContext = this.newContext()): Tensor {
+    return tf.tidy(() => {
+      const n = this.family.finalNorm(this, h);
+      const lead = n.shape.slice(0, -1);
+      const n2 = n.reshape([-1, this.config.hidden]);
+      let logits: Tensor;
+      if (this.config.tiedHead) {
+        const emb = this.param(this.family.embeddingName);
+        if (isTrainable(emb)) logits = matmul(n2, tf.transpose(emb));
+        else {
+          // A persistent transposed copy: XNNPACK caches packed weights per tensor.
+          if (!this.headT || this.headT.isDisposed) this.headT = tf.keep(tf.transpose(emb));
+          logits = matmulConst(n2, this.headT);
+        }
+      } else {
+        logits = this.linear(this.family.headName, n2, ctx);
+      }
+      return logits.reshape([...lead, this.config.vocabSize]);
+    });
+  }
+
+  /** ids [B,T] int32 → logits [B,T,V]. With a cache, appends this chunk's keys and values. */
+  forward(ids: Tensor, ctx: ForwardContext = this.newContext(), opts: { lastOnly?: boolean } = {}): Tensor {
+    return tf.tidy(() => {
+      let h = this.blocks(this.embed(ids, ctx), 0, this.config.layers, ctx);
+      const [B, T] = ids.shape as number[];
+      if (ctx.cache) ctx.cache.length += T;
+      if (opts.lastOnly && T > 1) h = tf.slice(h, [0, T - 1, 0], [B, 1, this.config.hidden]);
+      return this.head(h, ctx);
+    });
+  }
+
+  newCache(): KVCache {
+    return { layers: [], length: 0 };
+  }
+
+  dispose(): void {
+    this.dropHeadCache();
+    for (const t of this.params.values()) t.dispose();
+    for (const a of this.lora.values()) {
+      a.A.dispose();
+      a.B.dispose();
+    }
+    this.lora.clear();
+  }
+}
+
+export function disposeCache(cache: KVCache): void {
+  for (const l of cache.layers) {
+    l.k.dispose();
+    l.v.dispose();
+  }
+  cache.layers = [];
+  cache.length = 0;
+}
+
+/** Append new keys/values to layer i's cache (kept outside any tidy) and return the full ones. */
+export function appendCache(ctx: ForwardContext, layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+  const cache = ctx.cache;
+  if (!cache) return { k, v };
+  const old = cache.layers[layer];
+  const nk = old ? tf.concat([old.k, k], 1) : k.clone();
+  const nv = old ? tf.concat([old.v, v], 1) : v.clone();
+  tf.keep(nk);
+  tf.keep(nv);
+  old?.k.dispose();
+  old?.v.dispose();
+  cache.layers[layer] = { k: nk, v: nv };
+  return { k: nk, v: nv };
+}

@@ -1,0 +1,59 @@
+// The `adapt-lab` command line: inspect, generate (and train, eval, export as they land).
+// Errors are one clear line on stderr and a non-zero exit.
+import { parseArgs } from 'node:util';
+import { inspectCommand } from './commands/inspect';
+import { generateCommand } from './commands/generate';
+
+const USAGE = `usage: adapt-lab <command> [options]
+
+commands:
+  inspect MODEL [--json] [--config FILE]         module tree with shapes, dtypes and parameter counts
+  generate --model MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
+           [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE]
+
+common options: --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   --verbose   --help`;
+
+export type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  inspect: inspectCommand,
+  generate: generateCommand,
+};
+
+export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {
+  return parseArgs({
+    args,
+    options: { ...options, backend: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) throw new Error(`unknown command "${name}" (try: ${Object.keys(commands).join(', ')})`);
+  if (rest.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  return cmd(rest);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`adapt-lab: ${msg.split('\n')[0]}\n`);
+      if (process.env.ADAPT_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
