@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { inspectCommand } from './commands/inspect';
 import { generateCommand } from './commands/generate';
+import { trainCommand } from './commands/train';
 
 const USAGE = `usage: adapt-lab <command> [options]
 
@@ -10,6 +11,8 @@ commands:
   inspect MODEL [--json] [--config FILE]         module tree with shapes, dtypes and parameter counts
   generate --model MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
            [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE]
+  train CONFIG [--jsonl]                         train an adaptation run (a run config JSON)
+  train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
 
 common options: --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   --verbose   --help`;
 
@@ -18,6 +21,7 @@ export type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   inspect: inspectCommand,
   generate: generateCommand,
+  train: trainCommand,
 };
 
 export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {

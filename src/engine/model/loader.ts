@@ -47,8 +47,7 @@ interface RawWeights {
 
 function metaOf(file: GgufFile) {
   const get = (key: string): unknown => {
-    const v = file.metadata.get(key) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) && 'value' in (v as object) ? (v as { value: unknown }).value : v;
+    return file.metadata.get(key) as unknown;
   };
   const num = (key: string, fallback?: number): number => {
     const v = get(key);
@@ -245,8 +244,20 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
 }
 
 function configFromHf(configPath: string): ModelConfig {
-  const c = readHfConfig(configPath) as unknown as Record<string, unknown>;
-  return c as unknown as ModelConfig;
+  const c = readHfConfig(configPath);
+  const src = basename(configPath);
+  if (c.family === 'gpt2') {
+    if (c.nInner !== 4 * c.nEmbd) throw new Error(`${src}: n_inner ${c.nInner} is not supported (only 4 × n_embd)`);
+    if (!/gelu/.test(c.activationFunction)) throw new Error(`${src}: activation_function "${c.activationFunction}" is not supported (gelu_new)`);
+    return { family: 'gpt2', vocabSize: c.vocabSize, hidden: c.nEmbd, layers: c.nLayer, heads: c.nHead, headDim: c.nEmbd / c.nHead, maxPositions: c.nPositions, normEps: c.layerNormEpsilon, tiedHead: c.tieWordEmbeddings };
+  }
+  if (c.attentionOutputBias || c.mlpBias) throw new Error(`${src}: biases on o_proj or the MLP are not supported`);
+  if (c.hiddenAct !== 'silu') throw new Error(`${src}: hidden_act "${c.hiddenAct}" is not supported (silu)`);
+  return {
+    family: 'llama', vocabSize: c.vocabSize, hidden: c.hiddenSize, intermediate: c.intermediateSize, layers: c.numHiddenLayers,
+    heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxPositions: c.maxPositionEmbeddings,
+    normEps: c.rmsNormEps, ropeTheta: c.ropeTheta, attentionBias: c.attentionBias, tiedHead: c.tieWordEmbeddings,
+  };
 }
 
 // ------------------------------------------------------------------------------ common

@@ -1,0 +1,58 @@
+// The run config: one JSON file that the extension writes, people write by hand, and the
+// trainer reads. Relative paths resolve against the file's folder.
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  /** Module-name suffixes (`q_proj`), globs over module paths (`model.layers.*.mlp.*`), or `all-linear`. */
+  targetModules: string[] | 'all-linear';
+  /** Block indices to adapt; absent = all. */
+  layers?: number[];
+}
+
+export interface AdaptConfig {
+  lora?: LoraConfig;
+  /** Globs over module or parameter paths, as `adapt-lab inspect` prints them. */
+  unfreeze?: string[];
+  /** Train every bias and norm weight (BitFit-style). */
+  biases?: boolean;
+}
+
+export interface TrainingConfig {
+  maxSteps?: number;
+  epochs: number;
+  batchSize: number;
+  gradAccumulation: number;
+  learningRate: number;
+  schedule: 'cosine' | 'linear' | 'constant';
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  l2sp: number;
+  embeddingNoise: number;
+  dropout: number;
+  layerLrDecay: number;
+  maxLength: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  earlyStopping?: { patience: number; minDelta?: number };
+}
+
+export interface DataConfig {
+  train: string;
+  validation?: string;
+  /** Fraction of train held out for validation when no validation file is given. */
+  validationSplit: number;
+}
+
+export interface RunConfig {
+  model: string;
+  data: DataConfig;
+  adapt: AdaptConfig;
+  training: TrainingConfig;
+  seed: number;
+  backend: string;
+  runsDir: string;
+  name?: string;
+}

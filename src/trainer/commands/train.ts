@@ -1,0 +1,44 @@
+// `adapt-lab train CONFIG` / `--resume RUN_DIR`. Forked by the extension it talks over IPC
+// (events out, stop/pause/resume in); with --jsonl it prints one event per line; otherwise a
+// progress bar. SIGINT/SIGTERM stop after the current step, with a checkpoint.
+import { parse } from '../cli';
+import { loadRunConfig } from '../../engine/train/config';
+import { train } from '../../engine/train/trainer';
+import { TrainerControl } from '../../engine/train/control';
+import { TrainerCommand, TrainerEvent } from '../../protocol/events';
+import { ProgressPrinter } from '../progress';
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { jsonl: { type: 'boolean' }, resume: { type: 'string' } });
+  if (!values.resume && !positionals[0]) throw new Error('train needs a CONFIG file (or --resume RUN_DIR)');
+  const config = values.resume ? undefined : loadRunConfig(positionals[0]);
+  if (config && values.backend) config.backend = values.backend;
+  const control = new TrainerControl();
+  const onCommand = (c: TrainerCommand) => {
+    if (c?.type === 'stop') control.stop();
+    else if (c?.type === 'pause') control.pause();
+    else if (c?.type === 'resume') control.resume();
+  };
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130);
+    control.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ipc = typeof process.send === 'function';
+  if (ipc) process.on('message', (m) => onCommand(m as TrainerCommand));
+  const printer = values.jsonl || ipc ? undefined : new ProgressPrinter();
+  const emit = (e: TrainerEvent) => {
+    if (ipc) process.send!(e);
+    if (values.jsonl) process.stdout.write(`${JSON.stringify(e)}\n`);
+    printer?.handle(e);
+    if (e.type === 'paused' || e.type === 'resumed') return;
+  };
+  const end = await train(config ?? ({} as never), { resumeDir: values.resume, control, emit });
+  if (ipc) process.removeAllListeners('message');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (ipc) process.disconnect?.();
+  return end.type === 'failed' ? 1 : 0;
+}
