@@ -10,7 +10,7 @@ const USAGE = `usage: adapt-lab <command> [options]
 commands:
   inspect MODEL [--json] [--config FILE]         module tree with shapes, dtypes and parameter counts
   generate --model MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
-           [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE]
+           [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE] [--adapter RUN_DIR]
   train CONFIG [--jsonl]                         train an adaptation run (a run config JSON)
   train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
 
@@ -55,7 +55,8 @@ if (require.main === module) {
     },
     (e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`adapt-lab: ${msg.split('\n')[0]}\n`);
+      // One line per problem (a config with three wrong fields says all three), no stack.
+      process.stderr.write(`${msg.split('\n').map((l) => `adapt-lab: ${l}`).join('\n')}\n`);
       if (process.env.ADAPT_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
       process.exitCode = 1;
     },

@@ -3,6 +3,7 @@ import { parse } from '../cli';
 import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
 import { generate } from '../../engine/generate';
+import { applyRunAdapter } from '../../engine/runs/adapter';
 
 function num(v: string | undefined, name: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -16,7 +17,7 @@ export async function generateCommand(args: string[]): Promise<number> {
     model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
     temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
     seed: { type: 'string' }, stop: { type: 'string', multiple: true }, 'logits-out': { type: 'string' },
-    config: { type: 'string' },
+    config: { type: 'string' }, adapter: { type: 'string' },
   });
   if (!values.model) throw new Error('generate needs --model MODEL');
   if (values.prompt === undefined) throw new Error('generate needs --prompt TEXT');
@@ -24,6 +25,10 @@ export async function generateCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new Error('--max-tokens must be a non-negative integer');
   await selectBackend({ backend: values.backend, log: values.verbose ? (l) => console.error(l) : undefined });
   const lm = await loadModel(values.model, { config: values.config });
+  if (values.adapter) {
+    const a = applyRunAdapter(lm, values.adapter);
+    if (values.verbose) console.error(`adapter: run ${a.runId} (${a.method}), checkpoint step ${a.step}`);
+  }
   if (!lm.tokenizer) throw new Error(`${values.model}: the model has no tokenizer (GGUF vocabulary or tokenizer.json)`);
   let fd: number | undefined;
   if (values['logits-out']) {

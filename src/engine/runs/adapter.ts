@@ -1,0 +1,27 @@
+// Puts a run's trained state onto a freshly loaded base model: the same adapt config (LoRA
+// adapters, unfrozen parameters) with the values from one of its checkpoints.
+import { LoadedModel } from '../model/loader';
+import { applyAdapt, AdaptResult, loadTrainable } from '../train/methods';
+import { Rng } from '../random';
+import { openRun } from './store';
+import { bestCheckpoint, loadCheckpoint } from './checkpoint';
+
+export interface AppliedAdapter {
+  runId: string;
+  name: string;
+  step: number;
+  checkpoint: string;
+  method: string;
+  adapted: AdaptResult;
+}
+
+/** `which`: 'best' (the default, falling back to latest when the run never evaluated), 'latest' or a step. */
+export function applyRunAdapter(lm: LoadedModel, runDir: string, which: 'best' | 'latest' | number = 'best'): AppliedAdapter {
+  const run = openRun(runDir);
+  const cfg = run.record.config;
+  const pick = which === 'best' && !bestCheckpoint(run.dir) ? 'latest' : which;
+  const ck = loadCheckpoint(run.dir, pick);
+  const adapted = applyAdapt(lm.model, cfg.adapt, { rng: new Rng(cfg.seed), layerLrDecay: 1, l2sp: false });
+  loadTrainable(adapted.params, ck.tensors);
+  return { runId: run.record.id, name: run.record.name, step: ck.step, checkpoint: ck.dir, method: run.record.method, adapted };
+}

@@ -1,0 +1,83 @@
+// One optimisation step's forward and backward passes, and the validation metrics. The frozen
+// prefix of the network (blocks before the first trainable one) runs outside the gradient
+// tape, so its activations are not kept for a backward pass that would not use them.
+import { tf, Tensor } from '../tf';
+import { CausalLM, ForwardContext } from '../model/model';
+import { crossEntropy } from '../model/ops';
+import { PackedBatch } from './data';
+import { TrainParam } from './optimizer';
+
+export interface StepOptions {
+  firstTrainableLayer: number;
+  dropout: number;
+  embeddingNoise: number;
+  seed: number;
+}
+
+function embedded(model: CausalLM, ids: Tensor, ctx: ForwardContext, noise: number): Tensor {
+  const e = model.embed(ids, ctx);
+  if (!ctx.train || noise <= 0) return e;
+  // NEFTune: uniform noise scaled by alpha / sqrt(sequence length × hidden size).
+  const [, T, d] = e.shape as number[];
+  const scale = noise / Math.sqrt(T * d);
+  const n = tf.randomUniform(e.shape, -scale, scale, 'float32', ctx.train.seed + 7919);
+  return tf.add(e, n);
+}
+
+/** Sum of weighted cross-entropy over one micro-batch, with gradients for every trainable parameter. */
+export function microStep(model: CausalLM, params: TrainParam[], batch: PackedBatch, labelTotal: number, o: StepOptions): { loss: number; grads: Map<string, Tensor> } {
+  const vars = params.map((p) => p.variable);
+  const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], 'int32');
+  const labels = tf.tensor1d(batch.labels, 'int32');
+  const weights = tf.tidy(() => tf.div(tf.tensor1d(batch.weights, 'float32'), labelTotal));
+  const ctx = model.newContext({ train: { dropout: o.dropout, seed: o.seed } });
+  const first = o.firstTrainableLayer;
+  const L = model.config.layers;
+  const prefix = first > 0 ? tf.tidy(() => model.blocks(embedded(model, ids, ctx, o.embeddingNoise), 0, first, ctx)) : undefined;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const h0 = prefix ?? embedded(model, ids, ctx, o.embeddingNoise);
+      const h = model.blocks(h0, first, L, ctx);
+      const logits = model.head(h, ctx);
+      return crossEntropy(logits.reshape([-1, model.config.vocabSize]), labels, weights) as tf.Scalar;
+    }, vars);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    const out = new Map<string, Tensor>();
+    params.forEach((p) => out.set(p.name, grads[p.variable.name]));
+    return { loss, grads: out };
+  } finally {
+    tf.dispose([ids, labels, weights]);
+    prefix?.dispose();
+  }
+}
+
+export interface EvalMetrics {
+  valLoss: number;
+  perplexity: number;
+  tokenAccuracy: number;
+  labelTokens: number;
+}
+
+/** Mean cross-entropy and next-token accuracy over label positions, no gradients. */
+export function evaluateLoss(model: CausalLM, batches: PackedBatch[]): EvalMetrics {
+  let sum = 0;
+  let correct = 0;
+  let count = 0;
+  for (const b of batches) {
+    const [s, c, n] = tf.tidy(() => {
+      const ids = tf.tensor2d(b.ids, [b.batch, b.length], 'int32');
+      const logits = model.forward(ids).reshape([-1, model.config.vocabSize]);
+      const labels = tf.tensor1d(b.labels, 'int32');
+      const w = tf.tensor1d(b.weights, 'float32');
+      const ce = crossEntropy(logits, labels, w);
+      const hits = tf.sum(tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'), w));
+      return [ce.dataSync()[0], hits.dataSync()[0], tf.sum(w).dataSync()[0]];
+    });
+    sum += s;
+    correct += c;
+    count += n;
+  }
+  const valLoss = count > 0 ? sum / count : NaN;
+  return { valLoss, perplexity: Math.exp(valLoss), tokenAccuracy: count > 0 ? correct / count : NaN, labelTokens: count };
+}

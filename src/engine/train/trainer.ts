@@ -1,0 +1,233 @@
+// A training run from a resolved config to its end event: load, adapt, train with periodic
+// evaluation and checkpoints, stop / pause / resume, and faults recorded rather than lost.
+import os from 'node:os';
+import { tf } from '../tf';
+import { selectBackend } from '../backend';
+import { loadModel } from '../model/loader';
+import { Rng } from '../random';
+import { RunConfig } from '../../protocol/config';
+import { EndEvent, MemoryInfo, TrainerEvent } from '../../protocol/events';
+import { applyAdapt, loadTrainable, trainableTensors } from './methods';
+import { AdamW } from './optimizer';
+import { learningRate } from './schedule';
+import { loadDataset, makeBatches, packBatch, splitValidation, Example, PackedBatch } from './data';
+import { evaluateLoss, microStep } from './step';
+import { TrainerControl } from './control';
+import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
+import { createRun, openRun, RunHandle } from '../runs/store';
+import { saveCheckpoint, loadCheckpoint, latestCheckpoint } from '../runs/checkpoint';
+
+export interface TrainOptions {
+  /** Resume this run folder from its latest checkpoint (the config comes from its run.json). */
+  resumeDir?: string;
+  control?: TrainerControl;
+  emit?: (e: TrainerEvent) => void;
+  who?: string;
+}
+
+const now = () => new Date().toISOString();
+
+export function memoryInfo(): MemoryInfo {
+  const mu = process.memoryUsage();
+  const tm = tf.memory();
+  return { rssMiB: mu.rss / 2 ** 20, heapMiB: mu.heapUsed / 2 ** 20, numTensors: tm.numTensors, tensorMiB: tm.numBytes / 2 ** 20 };
+}
+
+function isOutOfMemory(e: unknown): boolean {
+  const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+  return /out of memory|\bOOM\b|allocation failed|Cannot allocate|Array buffer allocation|memory access out of bounds/i.test(m);
+}
+
+function padId(tok: { pad?: number; eos?: number }): number {
+  return tok.pad ?? tok.eos ?? 0;
+}
+
+export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promise<EndEvent> {
+  const control = opts.control ?? new TrainerControl();
+  let run: RunHandle | undefined;
+  let step = 0;
+  let lastCheckpoint: string | undefined;
+  const pending: TrainerEvent[] = [];
+  const emit = (e: TrainerEvent) => {
+    if (run) run.appendEvent(e);
+    else pending.push(e);
+    opts.emit?.(e);
+  };
+  const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', time: now(), level, message });
+
+  let config = configIn;
+  if (opts.resumeDir) {
+    run = openRun(opts.resumeDir);
+    if (opts.who) run.who = opts.who;
+    config = run.record.config;
+    lastCheckpoint = latestCheckpoint(run.dir);
+    if (!lastCheckpoint) throw new Error(`${opts.resumeDir}: no checkpoint to resume from`);
+  }
+  const t = config.training;
+
+  try {
+    const backend = await selectBackend({ backend: config.backend });
+    const lm = await loadModel(config.model);
+    const model = lm.model;
+    const tokenizer = lm.tokenizer;
+    if (!tokenizer) throw new Error(`${config.model}: the model has no tokenizer`);
+    const trainSet = loadDataset(config.data.train, tokenizer, { maxLength: t.maxLength });
+    let trainExamples: Example[] = trainSet.examples;
+    let valExamples: Example[] = [];
+    let valStats = undefined;
+    if (config.data.validation) {
+      const v = loadDataset(config.data.validation, tokenizer, { maxLength: t.maxLength });
+      valExamples = v.examples;
+      valStats = v.stats;
+    } else if (config.data.validationSplit > 0 && trainExamples.length > 1) {
+      const s = splitValidation(trainExamples, config.data.validationSplit, new Rng(config.seed + 17));
+      trainExamples = s.train;
+      valExamples = s.validation;
+    }
+
+    const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
+    const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer });
+    if (backend.name === 'wasm' && mem.bytes > 0.9 * WASM_HEAP_LIMIT) {
+      throw new Error(`out of memory: this run needs about ${formatBytes(mem.bytes)} (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength`);
+    }
+    const optimizer = new AdamW(adapted.params);
+    const pad = padId(tokenizer);
+
+    const microPerEpoch = Math.ceil(trainExamples.length / t.batchSize);
+    const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / t.gradAccumulation));
+    // maxSteps, when set, overrides epochs (as in Hugging Face's Trainer): the data cycles.
+    const totalSteps = t.maxSteps ?? t.epochs * stepsPerEpoch;
+    const epochBatches = new Map<number, Example[][]>();
+    const batchesOf = (epoch: number) => {
+      let b = epochBatches.get(epoch);
+      if (!b) {
+        epochBatches.clear();
+        b = makeBatches(trainExamples, t.batchSize, new Rng(config.seed * 7919 + epoch), { shuffle: true });
+        epochBatches.set(epoch, b);
+      }
+      return b;
+    };
+    const valBatches: PackedBatch[] = makeBatches(valExamples, t.batchSize, new Rng(0), { shuffle: false }).map((b) => packBatch(b, pad));
+
+    let best = Infinity;
+    let badEvals = 0;
+    let resumedFrom: number | undefined;
+    if (!run) {
+      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
+      for (const e of pending.splice(0)) run.appendEvent(e);
+    } else {
+      const ck = loadCheckpoint(run.dir, 'latest');
+      loadTrainable(adapted.params, ck.tensors);
+      optimizer.load(ck.optimizer, Number(ck.meta.optimizerT ?? ck.step));
+      step = ck.step;
+      best = typeof ck.meta.bestValLoss === 'number' ? ck.meta.bestValLoss : Infinity;
+      badEvals = Number(ck.meta.badEvals ?? 0);
+      resumedFrom = step;
+      run.audit('resumed', `from step ${step}`, opts.who);
+    }
+    run.update({ status: 'running', pid: process.pid, startedAt: now(), backend, params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
+
+    emit({
+      type: 'started', time: now(), runId: run.record.id, runDir: run.dir, config, backend,
+      params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total },
+      train: trainSet.stats, validation: valStats, totalSteps, stepsPerEpoch, resumedFrom,
+    });
+    log(`estimated peak memory ${formatBytes(mem.bytes)} (activations ${formatBytes(mem.activations)}, weights ${formatBytes(mem.weights)}, optimizer ${formatBytes(mem.optimizer)})`);
+    log(`trainable ${adapted.trainable.toLocaleString('en-US')} of ${adapted.total.toLocaleString('en-US')} parameters (${((100 * adapted.trainable) / adapted.total).toFixed(2)}%): ${adapted.method}`);
+    for (const w of trainSet.warnings ?? []) log(w, 'warn');
+    if (valExamples.length === 0) log('no validation data: early stopping and best checkpoints are off', 'warn');
+
+    const checkpoint = (bestFlag: boolean) => {
+      const dir = saveCheckpoint(run!.dir, step, {
+        tensors: trainableTensors(adapted.params),
+        optimizer: optimizer.state(),
+        meta: { step, optimizerT: optimizer.t, bestValLoss: Number.isFinite(best) ? best : null, badEvals, seed: config.seed },
+      }, { best: bestFlag });
+      if (!bestFlag) lastCheckpoint = dir;
+      emit({ type: 'checkpoint', time: now(), step, path: dir, best: bestFlag });
+    };
+    const evaluate = (): boolean => {
+      if (valBatches.length === 0) return false;
+      const m = evaluateLoss(model, valBatches);
+      const improved = m.valLoss < best - (t.earlyStopping?.minDelta ?? 0);
+      if (improved) {
+        best = m.valLoss;
+        badEvals = 0;
+      } else badEvals++;
+      emit({ type: 'eval', time: now(), step, valLoss: m.valLoss, perplexity: m.perplexity, tokenAccuracy: m.tokenAccuracy, best: improved });
+      if (improved && step > 0) checkpoint(true);
+      return !!t.earlyStopping && badEvals >= t.earlyStopping.patience;
+    };
+
+    if (step === 0) evaluate(); // the starting point of the validation curve
+    while (step < totalSteps) {
+      if (control.paused) {
+        emit({ type: 'paused', time: now(), step });
+        await control.waitWhilePaused();
+        if (!control.stopRequested) emit({ type: 'resumed', time: now(), step });
+      }
+      if (control.stopRequested) break;
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const within = step % stepsPerEpoch;
+      const batches = batchesOf(epoch);
+      const micro = batches.slice(within * t.gradAccumulation, (within + 1) * t.gradAccumulation).map((b) => packBatch(b, pad));
+      const labelTotal = micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0);
+      const t0 = performance.now();
+      const grads = new Map<string, tf.Tensor>();
+      let loss = 0;
+      for (let i = 0; i < micro.length; i++) {
+        const r = microStep(model, adapted.params, micro[i], Math.max(1, labelTotal), {
+          firstTrainableLayer: adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise, seed: config.seed * 100003 + (step + 1) * 101 + i,
+        });
+        loss += r.loss;
+        for (const [k, g] of r.grads) {
+          const prev = grads.get(k);
+          if (prev) {
+            grads.set(k, tf.add(prev, g));
+            prev.dispose();
+            g.dispose();
+          } else grads.set(k, g);
+        }
+      }
+      if (!Number.isFinite(loss)) {
+        tf.dispose([...grads.values()]);
+        throw Object.assign(new Error(`loss became ${loss} at step ${step + 1}`), { nonFinite: true });
+      }
+      const lr = learningRate(step + 1, totalSteps, t.learningRate, t.warmupSteps, t.schedule);
+      const gradNorm = optimizer.step(grads, lr, { weightDecay: t.weightDecay, l2sp: t.l2sp, gradClip: t.gradClip });
+      tf.dispose([...grads.values()]);
+      step++;
+      const tokens = micro.reduce((n, b) => n + b.tokens, 0);
+      const seconds = (performance.now() - t0) / 1000;
+      emit({ type: 'step', time: now(), step, epoch: step / stepsPerEpoch, loss, lr, gradNorm, tokensPerSecond: tokens / seconds, memory: memoryInfo() });
+      let stopEarly = false;
+      if (t.evalEvery > 0 && (step % t.evalEvery === 0 || step === totalSteps)) stopEarly = evaluate();
+      if (t.checkpointEvery > 0 && step % t.checkpointEvery === 0) checkpoint(false);
+      if (stopEarly) {
+        if (lastCheckpoint === undefined || !lastCheckpoint.endsWith(`step-${step}`)) checkpoint(false);
+        return finish({ type: 'finished', time: now(), step, reason: 'early-stopping', bestValLoss: Number.isFinite(best) ? best : undefined });
+      }
+    }
+    if (!lastCheckpoint?.endsWith(`step-${step}`)) checkpoint(false);
+    if (control.stopRequested) return finish({ type: 'stopped', time: now(), step });
+    return finish({ type: 'finished', time: now(), step, reason: t.maxSteps ? 'max-steps' : 'epochs', bestValLoss: Number.isFinite(best) ? best : undefined });
+
+    function finish(e: EndEvent): EndEvent {
+      emit(e);
+      run!.audit(e.type === 'stopped' ? 'stopped' : 'finished', `step ${e.step}`, opts.who);
+      optimizer.dispose();
+      model.dispose();
+      return e;
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const reason = isOutOfMemory(e)
+      ? `out of memory at step ${step + 1} (${msg.split('\n')[0]}): lower training.batchSize or training.maxLength and raise gradAccumulation`
+      : msg.split('\n')[0];
+    const ev: EndEvent = { type: 'failed', time: now(), step, reason, lastCheckpoint };
+    if (!run) throw e; // nothing was started: a plain error (bad config, data, model)
+    emit(ev);
+    run.audit('failed', reason, opts.who);
+    return ev;
+  }
+}

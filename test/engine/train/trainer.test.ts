@@ -1,0 +1,123 @@
+// Training runs on stories260K: LoRA and last-blocks runs learn a task the base model does
+// not do; stop/pause; faults are recorded, not lost.
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sharedPath } from '../../helpers/shared';
+import { moodCases, moodTask } from '../../helpers/tasks';
+import { selectBackend } from '../../../src/engine/backend';
+import { tf } from '../../../src/engine/tf';
+import { validateRunConfig } from '../../../src/engine/train/config';
+import { train } from '../../../src/engine/train/trainer';
+import { TrainerControl } from '../../../src/engine/train/control';
+import { loadModel } from '../../../src/engine/model/loader';
+import { applyRunAdapter } from '../../../src/engine/runs/adapter';
+import { generate } from '../../../src/engine/generate';
+import { readMetrics, listRuns } from '../../../src/engine/runs/store';
+import { EvalEvent, StepEvent, TrainerEvent } from '../../../src/protocol/events';
+
+const MODEL = sharedPath('models/stories260K/stories260K.gguf');
+
+function config(task: { dir: string; train: string; validation: string }, adapt: object, training: object = {}) {
+  return validateRunConfig({
+    model: MODEL,
+    data: { train: task.train, validation: task.validation },
+    adapt,
+    training: { maxSteps: 40, batchSize: 16, learningRate: 0.01, warmupSteps: 4, evalEvery: 20, checkpointEvery: 20, maxLength: 48, ...training },
+    seed: 0, backend: 'wasm', runsDir: join(task.dir, 'runs'), name: 'test',
+  }, task.dir, 'test.json');
+}
+
+/** Greedy first word after each held-out prompt, with the run's adapter or without. */
+async function accuracy(runDir?: string): Promise<number> {
+  const lm = await loadModel(MODEL);
+  if (runDir) applyRunAdapter(lm, runDir);
+  const cases = moodCases(12, 99);
+  let right = 0;
+  for (const c of cases) {
+    const out = generate(lm.model, lm.tokenizer!, c.prompt, { maxTokens: 3, temperature: 0 }).text;
+    if (out.trim().startsWith(c.mood)) right++;
+  }
+  lm.model.dispose();
+  return right / cases.length;
+}
+
+describe('training on stories260K', function () {
+  this.timeout(300_000);
+  before(async () => {
+    await selectBackend({ backend: 'wasm' });
+  });
+
+  for (const [name, adapt] of [
+    ['LoRA r8 on every linear layer', { lora: { rank: 8, alpha: 16, dropout: 0, targetModules: 'all-linear' } }],
+    ['the last two blocks unfrozen', { unfreeze: ['model.layers.3.*', 'model.layers.4.*', 'model.norm'] }],
+  ] as const) {
+    it(`${name}: validation loss falls well below its start and greedy answers follow the task`, async () => {
+      const task = moodTask();
+      const events: TrainerEvent[] = [];
+      const tensorsBefore = tf.memory().numTensors;
+      const end = await train(config(task, adapt), { emit: (e) => events.push(e) });
+      assert.equal(end.type, 'finished', JSON.stringify(end));
+      assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked by the run');
+      const evals = events.filter((e): e is EvalEvent => e.type === 'eval');
+      assert.equal(evals[0].step, 0);
+      const first = evals[0].valLoss, last = evals[evals.length - 1].valLoss;
+      assert.ok(last < 0.4 * first, `val loss ${first} → ${last}`);
+      const started = events.find((e) => e.type === 'started')!;
+      assert.ok(started.type === 'started' && started.params.trainable < started.params.total);
+      const runDir = started.type === 'started' ? started.runDir : '';
+      const base = await accuracy();
+      const adapted = await accuracy(runDir);
+      assert.ok(base <= 0.25, `base model already answers ${base}`);
+      assert.ok(adapted >= 0.75, `adapted accuracy ${adapted}`);
+      // The run folder is a complete record.
+      const record = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+      assert.equal(record.status, 'finished');
+      assert.match(record.hashes[MODEL] ?? Object.values(record.hashes)[0], /^[0-9a-f]{64}$/);
+      const metrics = readMetrics(runDir);
+      assert.equal(metrics.filter((e) => e.type === 'step').length, 40);
+      assert.ok(existsSync(join(runDir, 'checkpoints', 'best')));
+    });
+  }
+
+  it('stops on request after the current step, with a checkpoint, and pauses/resumes', async () => {
+    const task = moodTask(64);
+    const control = new TrainerControl();
+    const types: string[] = [];
+    const end = await train(config(task, { lora: { targetModules: ['q_proj', 'v_proj'] } }, { maxSteps: 50, evalEvery: 0 }), {
+      control,
+      emit: (e) => {
+        types.push(e.type);
+        if (e.type === 'step' && e.step === 2) control.pause();
+        if (e.type === 'paused') setTimeout(() => control.resume(), 300);
+        if (e.type === 'step' && e.step === 4) control.stop();
+      },
+    });
+    assert.equal(end.type, 'stopped');
+    assert.equal(end.step, 4);
+    assert.ok(types.includes('paused') && types.includes('resumed'));
+    const run = listRuns(join(task.dir, 'runs'))[0];
+    assert.equal(run.status, 'stopped');
+    assert.ok(types.includes('checkpoint'));
+  });
+
+  it('a non-finite loss fails the run with its step and keeps the last good checkpoint', async () => {
+    const task = moodTask(64);
+    const events: TrainerEvent[] = [];
+    const end = await train(config(task, { unfreeze: ['model.layers.4.*'] }, { maxSteps: 30, learningRate: 1e12, gradClip: 0, warmupSteps: 0, evalEvery: 0, checkpointEvery: 1, schedule: 'constant' }), { emit: (e) => events.push(e) });
+    assert.equal(end.type, 'failed');
+    if (end.type !== 'failed') return;
+    assert.match(end.reason, /loss became (NaN|Infinity|-Infinity) at step \d+/);
+    const steps = events.filter((e): e is StepEvent => e.type === 'step');
+    assert.ok(steps.every((s) => Number.isFinite(s.loss)));
+    assert.ok(end.lastCheckpoint && existsSync(end.lastCheckpoint), 'last checkpoint kept');
+    const run = listRuns(join(task.dir, 'runs'))[0];
+    assert.equal(run.status, 'failed');
+    assert.equal(readMetrics(join(task.dir, 'runs', run.id)).at(-1)!.type, 'failed');
+  });
+
+  it('refuses a run that cannot fit the wasm heap, saying it is out of memory', async () => {
+    const task = moodTask(64);
+    await assert.rejects(train(config(task, { lora: {} }, { batchSize: 4096, maxLength: 48 })), /out of memory.*4 GiB/);
+  });
+});
