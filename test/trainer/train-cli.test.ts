@@ -1,0 +1,118 @@
+// `adapt-lab train` as a process: exact resume after SIGKILL (cpu backend), bad input named
+// by file and line, and no network connection ever opened.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sharedPath } from '../helpers/shared';
+import { moodTask } from '../helpers/tasks';
+import { listRuns, readMetrics } from '../../src/engine/runs/store';
+import { StepEvent, TrainerEvent } from '../../src/protocol/events';
+
+const CLI = resolve('dist/cli.js');
+const MODEL = sharedPath('models/stories260K/stories260K.gguf');
+
+function writeConfig(dir: string, training: object, extra: object = {}, backend = 'cpu'): string {
+  const path = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(path, JSON.stringify({
+    model: MODEL, data: { train: 'train.jsonl', validation: 'val.jsonl' },
+    adapt: { lora: { rank: 4, targetModules: ['q_proj', 'v_proj', 'down_proj'], dropout: 0.1 } },
+    training: { batchSize: 4, learningRate: 0.005, evalEvery: 3, checkpointEvery: 1, maxLength: 48, dropout: 0.1, embeddingNoise: 5, ...training },
+    seed: 3, backend, runsDir: 'runs', ...extra,
+  }));
+  return path;
+}
+
+function runJsonl(args: string[], onEvent?: (e: TrainerEvent, kill: () => void) => void, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<{ events: TrainerEvent[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [...nodeArgs, CLI, 'train', ...args, '--jsonl'], { env: { ...process.env, ...env } });
+    const events: TrainerEvent[] = [];
+    let buf = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.trim()) continue;
+        const e = JSON.parse(line) as TrainerEvent;
+        events.push(e);
+        onEvent?.(e, () => child.kill('SIGKILL'));
+      }
+    });
+    child.on('close', (code, signal) => res({ events, code, signal, stderr }));
+  });
+}
+
+const steps = (events: TrainerEvent[]) => events.filter((e): e is StepEvent => e.type === 'step');
+
+describe('adapt-lab train (process)', function () {
+  this.timeout(300_000);
+
+  for (const backend of ['cpu', 'wasm']) it(`resumes after SIGKILL with exactly the losses of an uninterrupted run (${backend})`, async () => {
+    const task = moodTask(48);
+    const straight = await runJsonl([writeConfig(task.dir, { maxSteps: 8 }, {}, backend)]);
+    assert.equal(straight.code, 0, straight.stderr);
+    const want = steps(straight.events).map((s) => s.loss);
+    assert.equal(want.length, 8);
+
+    const cfg = writeConfig(task.dir, { maxSteps: 8 }, { name: 'killed' }, backend);
+    let killedAt = 0;
+    const first = await runJsonl([cfg], (e, kill) => {
+      if (e.type === 'checkpoint' && e.step === 4 && !killedAt) {
+        killedAt = e.step;
+        kill();
+      }
+    });
+    assert.equal(first.signal, 'SIGKILL');
+    // The killed run is left readable, and is reported as failed once its process is gone.
+    const runs = listRuns(join(task.dir, 'runs'));
+    const killed = runs.find((r) => r.name === 'killed')!;
+    assert.equal(killed.status, 'failed');
+    assert.match(killed.failure ?? '', /exited unexpectedly/);
+    const runDir = join(task.dir, 'runs', killed.id);
+    assert.ok(readMetrics(runDir).length > 0);
+
+    const resumed = await runJsonl(['--resume', runDir]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const started = resumed.events.find((e) => e.type === 'started');
+    assert.ok(started && started.type === 'started' && started.resumedFrom! >= 4);
+    const got = steps(resumed.events);
+    assert.ok(got.length >= 1 && got.at(-1)!.step === 8);
+    for (const s of got) assert.equal(s.loss, want[s.step - 1], `step ${s.step}: ${s.loss} vs ${want[s.step - 1]}`);
+    assert.equal(listRuns(join(task.dir, 'runs')).find((r) => r.id === killed.id)!.status, 'finished');
+    const audit = readFileSync(join(task.dir, 'runs', 'audit.jsonl'), 'utf8');
+    assert.match(audit, /"resumed"/);
+  });
+
+  it('opens no network connection while training', async () => {
+    const task = moodTask(24);
+    const netLog = join(task.dir, 'net.log');
+    const r = await runJsonl([writeConfig(task.dir, { maxSteps: 2 }, {}, 'wasm')], undefined, { ADAPT_LAB_NET_LOG: netLog }, ['-r', resolve('test/helpers/no-network.js')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.events.at(-1)!.type, 'finished');
+    assert.equal(existsSync(netLog) ? readFileSync(netLog, 'utf8') : '', '');
+  });
+
+  it('names the file and line of a malformed dataset, and every wrong config field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-bad-'));
+    writeFileSync(join(dir, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n{"prompt":"a"}\n');
+    writeFileSync(join(dir, 'val.jsonl'), '{"prompt":"a","completion":"b"}\n');
+    let r = spawnSync(process.execPath, [CLI, 'train', writeConfig(dir, { maxSteps: 1 })], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /train\.jsonl:2: .*completion/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ model: MODEL, data: { train: 'train.jsonl' }, adapt: { lora: { rank: -1 } }, training: { learnRate: 1, batchSize: 'eight' } }));
+    r = spawnSync(process.execPath, [CLI, 'train', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /adapt\.lora\.rank/);
+    assert.match(r.stderr, /learnRate.*learningRate/);
+    assert.match(r.stderr, /training\.batchSize/);
+    writeFileSync(bad, '{ "model": "x",\n  "data": { "train": "t.jsonl", }\n}');
+    r = spawnSync(process.execPath, [CLI, 'train', bad], { encoding: 'utf8' });
+    assert.match(r.stderr, /bad\.json:2:\d+: not valid JSON/);
+  });
+});
