@@ -2,7 +2,7 @@
 // (their ESM builds, so gradients can be registered on the same copy of the engine); the
 // optional native backends stay external and are required at run time if installed.
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync, rmSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, rmSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
@@ -27,9 +27,38 @@ const programs = [
 ];
 if (existsSync('src/extension/extension.ts')) programs.push({ entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' });
 
-rmSync('.test-dist', { recursive: true, force: true });
-const tests = findTests('test');
-if (tests.length) programs.push({ entryPoints: tests, outdir: '.test-dist', outbase: 'test' });
+// Webviews: every webview/<name>/main.ts becomes dist/webview/<name>.js (browser code).
+const webviews = existsSync('webview')
+  ? readdirSync('webview').filter((n) => existsSync(join('webview', n, 'main.ts')))
+  : [];
+if (webviews.length) {
+  programs.push({
+    entryPoints: Object.fromEntries(webviews.map((n) => [n, join('webview', n, 'main.ts')])),
+    outdir: 'dist/webview', platform: 'browser', format: 'iife', target: 'es2022', mainFields: ['browser', 'module', 'main'],
+    external: [], loader: { '.css': 'text' },
+  });
+}
+// Static assets the webviews load: the codicon font and stylesheet, the wasm binaries.
+mkdirSync('dist/webview', { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) {
+  const src = join('node_modules/@vscode/codicons/dist', f);
+  if (existsSync(src)) copyFileSync(src, join('dist/webview', f));
+}
+mkdirSync('dist/wasm', { recursive: true });
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+  const src = join('node_modules/@tensorflow/tfjs-backend-wasm/dist', f);
+  if (existsSync(src)) copyFileSync(src, join('dist/wasm', f));
+}
 
-await Promise.all(programs.filter((p) => Object.keys(p.entryPoints).length || p.entryPoints.length)
-  .map((p) => esbuild.build({ ...common, ...p })));
+rmSync('.test-dist', { recursive: true, force: true });
+// All tests go into ONE bundle, so the process holds one copy of TensorFlow.js (separate
+// bundles would each register the same kernels and gradients again).
+const tests = findTests('test').sort();
+if (tests.length) {
+  programs.push({
+    stdin: { contents: tests.map((t) => `import './${t.replace(/\\/g, '/')}';`).join('\n'), resolveDir: '.', sourcefile: 'all-tests.ts', loader: 'ts' },
+    outfile: '.test-dist/all.test.js',
+  });
+}
+
+await Promise.all(programs.map((p) => esbuild.build({ ...common, ...p })));

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { inspectCommand } from './commands/inspect';
 import { generateCommand } from './commands/generate';
 import { trainCommand } from './commands/train';
+import { suggestCommand } from './commands/suggest';
 
 const USAGE = `usage: adapt-lab <command> [options]
 
@@ -13,6 +14,9 @@ commands:
            [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE] [--adapter RUN_DIR]
   train CONFIG [--jsonl]                         train an adaptation run (a run config JSON)
   train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
+  suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
+                                                 rank linear modules by gradient norm on your data
+  export RUN_DIR --format peft|merged-hf|merged-gguf --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
 
 common options: --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   --verbose   --help`;
 
@@ -22,6 +26,8 @@ const commands: Record<string, Command> = {
   inspect: inspectCommand,
   generate: generateCommand,
   train: trainCommand,
+  suggest: suggestCommand,
+  export: async (a) => (await import('./commands/export')).exportCommand(a),
 };
 
 export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {

@@ -1,7 +1,7 @@
 // The `adapt-lab` CLI as a user runs it: the built dist/cli.js in a child process.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
@@ -66,6 +66,18 @@ describe('adapt-lab CLI', () => {
     assert.equal(j.totalParams, 50257 * 2 + 1024 * 2 + (2 + 2 + 12 + 6 + 4 + 2 + 2 + 2 + 16 + 8 + 16 + 2) + 4);
     const c = j.tensors.find((t: { name: string }) => t.name === 'transformer.h.0.attn.c_attn.weight');
     assert.deepEqual(c.shape, [2, 6]);
+  });
+
+  it('suggest ranks every linear module by gradient norm on a dataset', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-'));
+    const data = join(dir, 'train.jsonl');
+    writeFileSync(data, ['{"prompt":"Tom was","completion":" happy."}', '{"prompt":"Sue was","completion":" sad."}'].join('\n'));
+    const r = cli('suggest', '--model', STORIES, '--data', data, '--batches', '2', '--json');
+    assert.equal(r.code, 0, r.err);
+    const { modules } = JSON.parse(r.out);
+    assert.equal(modules.length, 5 * 7 + 1); // q,k,v,o,gate,up,down per block, and the untied head
+    for (let i = 1; i < modules.length; i++) assert.ok(modules[i - 1].score >= modules[i].score);
+    assert.ok(modules.every((m: { score: number }) => Number.isFinite(m.score) && m.score > 0));
   });
 
   it('errors are one line on stderr with a non-zero exit', () => {

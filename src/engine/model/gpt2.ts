@@ -55,6 +55,7 @@ function block(model: CausalLM, i: number, h: Tensor, ctx: ForwardContext): Tens
 
 export const family: Family = {
   paramSpecs,
+  dispose: () => undefined,
   embed: (model, ids, ctx) => {
     const [B, T] = ids.shape;
     if (ctx.past + T! > model.config.maxPositions) {

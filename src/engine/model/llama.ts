@@ -42,6 +42,12 @@ interface Rope {
 }
 const ropes = new WeakMap<CausalLM, Rope>();
 
+export function disposeRope(model: CausalLM): void {
+  const r = ropes.get(model);
+  if (r) [r.cos, r.sin, r.rot].forEach((t) => t.dispose());
+  ropes.delete(model);
+}
+
 function ropeFor(model: CausalLM, needed: number): Rope {
   const c = model.config as LlamaConfig;
   const have = ropes.get(model);
@@ -106,6 +112,7 @@ function block(model: CausalLM, i: number, h: Tensor, ctx: ForwardContext): Tens
 
 export const family: Family = {
   paramSpecs,
+  dispose: disposeRope,
   embed: (model, ids, ctx) => {
     const [B, T] = ids.shape;
     const e = model.embedLookup(ids.reshape([-1]));

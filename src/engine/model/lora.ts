@@ -20,8 +20,8 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
   model.lora.get(path)?.A.dispose();
   model.lora.get(path)?.B.dispose();
   model.lora.set(path, {
-    A: tf.variable(tf.tensor2d(a, [inF, spec.rank]), true),
-    B: tf.variable(tf.zeros([spec.rank, outF]), true),
+    A: tf.tidy(() => tf.variable(tf.tensor2d(a, [inF, spec.rank]), true)),
+    B: tf.tidy(() => tf.variable(tf.zeros([spec.rank, outF]), true)),
     rank: spec.rank,
     alpha: spec.alpha,
     dropout: spec.dropout,

@@ -3,7 +3,7 @@
 // frozen prefix outside the gradient tape.
 import { tf, Tensor } from '../tf';
 import { ModelConfig } from './config';
-import { embed, linear, matmul, matmulConst, isTrainable } from './ops';
+import { clearOpCaches, embed, linear, matmul, matmulConst, isTrainable } from './ops';
 import * as llama from './llama';
 import * as gpt2 from './gpt2';
 
@@ -59,6 +59,8 @@ export interface Family {
   headName: string;
   /** Prefix of block i's module paths, e.g. `model.layers.3`. */
   blockPrefix(layer: number): string;
+  /** Free per-model constants (rotary tables). */
+  dispose(model: CausalLM): void;
 }
 
 export function familyOf(config: ModelConfig): Family {
@@ -192,6 +194,8 @@ export class CausalLM {
 
   dispose(): void {
     this.dropHeadCache();
+    this.family.dispose(this);
+    clearOpCaches();
     for (const t of this.params.values()) t.dispose();
     for (const a of this.lora.values()) {
       a.A.dispose();

@@ -110,6 +110,11 @@ export function silu(x: Tensor): Tensor {
 }
 
 const maskCache = new Map<string, Tensor>();
+/** Drop cached constants (causal masks); they are rebuilt on demand. */
+export function clearOpCaches(): void {
+  for (const t of maskCache.values()) t.dispose();
+  maskCache.clear();
+}
 /** Additive causal mask [Tq, Tk] for queries at absolute positions past..past+Tq-1. */
 function causalMask(tq: number, tk: number, past: number): Tensor {
   const key = `${tq}x${tk}@${past}`;
