@@ -1,5 +1,7 @@
 // Text generation with a KV cache: the prompt is fed once, then one token at a time; only the
 // sampled position's logits are read back. Text streams out as tokens complete UTF-8.
+// `generateSteps` yields after every token so a long-lived worker can interleave requests
+// and cancel; `generate` runs it to the end.
 import { tf } from './tf';
 import { CausalLM, disposeCache } from './model/model';
 import { Tokenizer, StreamDecoder } from './tokenizers';
@@ -19,20 +21,30 @@ export interface GenerateOptions {
   onLogits?: (row: Float32Array) => void;
   /** Keep each chosen token's probability (for evaluation hovers). */
   withProbs?: boolean;
+  /** Keep this many most likely alternatives per generated token. */
+  withTop?: number;
+}
+
+export interface TokenAlternative {
+  id: number;
+  text: string;
+  prob: number;
 }
 
 export interface GenerateResult {
   promptTokens: number[];
   tokens: number[];
   text: string;
-  stopReason: 'max-tokens' | 'eos' | 'stop-sequence' | 'context-full';
+  stopReason: 'max-tokens' | 'eos' | 'stop-sequence' | 'context-full' | 'cancelled';
   /** Probability of each generated token under the (tempered) distribution, if asked. */
   probs?: number[];
+  /** The most likely tokens at each generated position, if asked. */
+  top?: TokenAlternative[][];
   firstTokenMs: number;
   totalMs: number;
 }
 
-export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+export function* generateSteps(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): Generator<string, GenerateResult, void> {
   const t0 = performance.now();
   const promptTokens = tokenizer.encode(prompt);
   if (promptTokens.length === 0) throw new Error('the prompt is empty and the model adds no BOS token: nothing to condition on');
@@ -44,11 +56,13 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
   const decoder = new StreamDecoder(tokenizer);
   const tokens: number[] = [];
   const probs: number[] = [];
+  const top: TokenAlternative[][] = [];
   let text = '';
   let stopReason: GenerateResult['stopReason'] = 'max-tokens';
   let firstTokenMs = 0;
   const stops = (opts.stop ?? []).filter((s) => s.length > 0);
-  const endIds = new Set([tokenizer.eos, tokenizer.kind === 'spm' ? tokenizer.bos : undefined].filter((x): x is number => x !== undefined));
+  const endIds = new Set([...tokenizer.eosIds, tokenizer.kind === 'spm' ? tokenizer.bos : undefined].filter((x): x is number => x !== undefined));
+  const V = model.config.vocabSize;
   try {
     let feed = promptTokens;
     for (let step = 0; step < opts.maxTokens; step++) {
@@ -59,17 +73,22 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
       const all = !!opts.onLogits;
       const row = tf.tidy(() => {
         const ctx = model.newContext({ cache });
-        const logits = model.forward(tf.tensor2d([feed], [1, feed.length], 'int32'), ctx, { lastOnly: !all });
-        return logits.reshape([-1, model.config.vocabSize]);
+        return model.forward(tf.tensor2d([feed], [1, feed.length], 'int32'), ctx, { lastOnly: !all }).reshape([-1, V]);
       });
       const data = row.dataSync() as Float32Array;
       row.dispose();
-      const V = model.config.vocabSize;
       if (opts.onLogits) for (let i = 0; i < data.length / V; i++) opts.onLogits(data.slice(i * V, (i + 1) * V));
       const last = data.subarray(data.length - V);
       const next = sample(last, { temperature, topK: opts.topK, topP: opts.topP }, rng);
       if (step === 0) firstTokenMs = performance.now() - t0;
-      if (opts.withProbs) probs.push(softmax(last, temperature > 0 ? temperature : 1)[next]);
+      if (opts.withProbs || opts.withTop) {
+        const p = softmax(last, temperature > 0 ? temperature : 1);
+        if (opts.withProbs) probs.push(p[next]);
+        if (opts.withTop) {
+          const best = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, opts.withTop);
+          top.push(best.map((id) => ({ id, text: tokenizer.decode([id]), prob: p[id] })));
+        }
+      }
       if (endIds.has(next)) {
         stopReason = 'eos';
         break;
@@ -88,6 +107,7 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
       }
       if (piece) opts.onText?.(piece);
       feed = [next];
+      yield piece;
     }
     if (stopReason !== 'stop-sequence') {
       const rest = decoder.flush();
@@ -99,5 +119,33 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
   } finally {
     disposeCache(cache);
   }
-  return { promptTokens, tokens, text, stopReason, probs: opts.withProbs ? probs : undefined, firstTokenMs, totalMs: performance.now() - t0 };
+  return {
+    promptTokens, tokens, text, stopReason, firstTokenMs, totalMs: performance.now() - t0,
+    probs: opts.withProbs ? probs : undefined, top: opts.withTop ? top : undefined,
+  };
+}
+
+export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+  const it = generateSteps(model, tokenizer, prompt, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Like generate, but yields to the event loop between tokens; `cancelled()` stops it early. */
+export async function generateAsync(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions & { cancelled?: () => boolean }): Promise<GenerateResult> {
+  const t0 = performance.now();
+  const it = generateSteps(model, tokenizer, prompt, opts);
+  let partial = '';
+  for (;;) {
+    if (opts.cancelled?.()) {
+      it.return(undefined as never); // runs the generator's finally: the cache is freed
+      return { promptTokens: [], tokens: [], text: partial, stopReason: 'cancelled', firstTokenMs: 0, totalMs: performance.now() - t0, probs: undefined };
+    }
+    const r = it.next();
+    if (r.done) return r.value;
+    partial += r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

@@ -16,6 +16,8 @@ commands:
   train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
   suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
                                                  rank linear modules by gradient norm on your data
+  worker                                         inference worker for the extension (IPC only)
+  eval --model MODEL [--adapter RUN_DIR|PEFT_DIR] --prompts FILE [--probe TEXT] [--data JSONL] [--samples K] [--temperature T] [--max-tokens N] [--seed S] [--out FILE] [--json]
   export RUN_DIR --format peft|merged-hf|merged-gguf --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
 
 common options: --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   --verbose   --help`;
@@ -27,7 +29,13 @@ const commands: Record<string, Command> = {
   generate: generateCommand,
   train: trainCommand,
   suggest: suggestCommand,
+  worker: async (a) => {
+    const { values } = parse(a, {});
+    await (await import('./worker')).runWorker(values.backend);
+    return 0;
+  },
   export: async (a) => (await import('./commands/export')).exportCommand(a),
+  eval: async (a) => (await import('./commands/eval')).evalCommand(a),
 };
 
 export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {
