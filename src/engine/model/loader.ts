@@ -95,13 +95,17 @@ export function ggufToHfName(family: 'llama' | 'gpt2', name: string): string | u
 
 export function hfToGgufName(family: 'llama' | 'gpt2', name: string): string | undefined {
   for (const [re, to] of family === 'llama' ? LLAMA_GGUF_NAMES : GPT2_GGUF_NAMES) {
-    // Turn the HF template back into a regex and the GGUF regex source into a template.
-    const back = new RegExp('^' + to.replace(/\./g, '\\.').replace('$1', '(\\d+)').replace('$2', '(weight|bias)') + '$');
-    if (back.test(name)) {
-      const tmpl = re.source.slice(1, -1).replace(/\\\./g, '.').replace('(\\d+)', '$1').replace('(weight|bias)', '$2');
-      const m = name.match(back)!;
-      return tmpl.replace('$1', m[1] ?? '').replace('$2', m[2] ?? '');
-    }
+    // The GGUF regex's groups, in order: `$k` in the HF template stands for group k.
+    const groups = re.source.match(/\([^)]*\)/g) ?? [];
+    const back = new RegExp('^' + to.replace(/\./g, '\\.').replace(/\$(\d)/g, (_, k) => groups[Number(k) - 1]) + '$');
+    const m = name.match(back);
+    if (!m) continue;
+    // Group j of `back` is the j-th `$k` met in the template; put each value back at its k.
+    const order = [...to.matchAll(/\$(\d)/g)].map((x) => Number(x[1]));
+    const values: string[] = [];
+    order.forEach((k, j) => (values[k - 1] = m[j + 1]));
+    let i = 0;
+    return re.source.slice(1, -1).replace(/\([^)]*\)/g, () => values[i++]).replace(/\\\./g, '.');
   }
   return undefined;
 }

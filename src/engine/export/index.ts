@@ -1,0 +1,164 @@
+// Exports a trained run (or any model with LoRA adapters / trained parameters in memory) as
+//   peft          adapter_config.json + adapter_model.safetensors (+ README.md) for 🤗 PEFT
+//   merged-hf     a Hugging Face model folder with the adapters merged into the weights
+//   merged-gguf   <out>/model.gguf (F32 or F16) with the adapters merged, for llama.cpp
+// Everything is written into `<out>.tmp-<pid>` and renamed into place, so a failed export
+// leaves nothing half-written; an existing non-empty `out` is refused unless `force`.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CausalLM } from '../model/model';
+import { loadModel, LoadedModel } from '../model/loader';
+import type { Tokenizer } from '../tokenizers';
+import { applyRunAdapter } from '../runs/adapter';
+import { openRun } from '../runs/store';
+import { writePeft } from './peft';
+export { unfrozenOf, peftTargetModules } from './peft';
+export { hfTokenizerFromGguf, ggufTokenizerFromHf, spmMerges } from './hf-tokenizer';
+export { mergedHfTensors, hfConfigJson } from './merged';
+import { writeMergedGguf, writeMergedHf } from './merged';
+
+export const EXPORT_FORMATS = ['peft', 'merged-hf', 'merged-gguf'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What is exported: a model with its trained state in memory, and where its base came from. */
+export interface ExportSource {
+  /** The model: base weights (trained ones replaced) with LoRA adapters in `model.lora`. */
+  model: CausalLM;
+  /** The base model as loaded (a .gguf file or an HF folder / .safetensors file). */
+  base: { format: 'gguf' | 'hf'; path: string };
+  tokenizer?: Tokenizer;
+  chatTemplate?: string;
+  /** Base parameters that were trained as full tensors. Default: every parameter that is a tf.Variable. */
+  unfrozen?: string[];
+  /** The block indices the LoRA targets were restricted to (PEFT's layers_to_transform). */
+  loraLayers?: number[];
+  /** For PEFT's base_model_name_or_path; default base.path. */
+  baseModelName?: string;
+  /** Shown in READMEs, e.g. the run name. */
+  name?: string;
+}
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** The folder to create. */
+  out: string;
+  /** Weights of the merged formats: f32 (default) or f16 (1-D tensors stay F32 in GGUF). */
+  dtype?: 'f32' | 'f16';
+  /** Replace an existing non-empty `out`. */
+  force?: boolean;
+}
+
+export interface ExportedFile {
+  path: string;
+  bytes: number;
+}
+
+export interface ExportResult {
+  format: ExportFormat;
+  out: string;
+  files: ExportedFile[];
+  /** Things the user should know (what PEFT cannot carry, which format suits better...). */
+  notes: string[];
+}
+
+export interface RunExportOptions extends ExportOptions {
+  /** Which checkpoint: 'best' (default; latest when the run never evaluated), 'latest' or a step. */
+  which?: 'best' | 'latest' | number;
+  /** Audit entries name this user. */
+  who?: string;
+}
+
+export interface RunExportResult extends ExportResult {
+  runId: string;
+  step: number;
+}
+
+export function sourceFromLoaded(lm: LoadedModel, extra: Partial<ExportSource> = {}): ExportSource {
+  return { model: lm.model, base: { format: lm.format, path: lm.path }, tokenizer: lm.tokenizer, chatTemplate: lm.chatTemplate, ...extra };
+}
+
+function checkOut(out: string, force: boolean): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder`);
+  if (readdirSync(out).length > 0 && !force) throw new Error(`${out} already exists and is not empty (pass --force to replace it)`);
+}
+
+/** Writes the export of an in-memory model into `opts.out` (atomically, as a whole folder). */
+export function exportModel(src: ExportSource, opts: ExportOptions): ExportResult {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
+    throw new Error(`unknown export format "${opts.format}" (use one of: ${EXPORT_FORMATS.join(', ')})`);
+  }
+  const dtype = opts.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${String(dtype)}"`);
+  if (opts.format === 'peft' && opts.dtype !== undefined) throw new Error('--dtype applies to the merged formats only (PEFT adapters are written in F32)');
+  const out = resolve(opts.out);
+  checkOut(out, !!opts.force);
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  let written: { names: string[]; notes: string[] };
+  try {
+    if (opts.format === 'peft') written = writePeft(src, tmp, out);
+    else if (opts.format === 'merged-hf') written = writeMergedHf(src, tmp, dtype);
+    else written = writeMergedGguf(src, tmp, dtype);
+    checkOut(out, !!opts.force); // again: something may have appeared meanwhile
+    if (existsSync(out)) {
+      const old = `${out}.old-${process.pid}`;
+      rmSync(old, { recursive: true, force: true });
+      renameSync(out, old);
+      try {
+        renameSync(tmp, out);
+      } catch (e) {
+        renameSync(old, out);
+        throw e;
+      }
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, out);
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const files = written.names.map((n) => ({ path: join(out, n), bytes: statSync(join(out, n)).size }));
+  return { format: opts.format, out, files, notes: written.notes };
+}
+
+/**
+ * Exports checkpoint `which` of the run in `runDir`: loads the run's base model, puts the
+ * checkpoint's adapters / trained parameters on it, writes the export and audits "exported".
+ * The TensorFlow.js backend must already be chosen (selectBackend).
+ */
+export async function exportRun(runDir: string, opts: RunExportOptions): Promise<RunExportResult> {
+  const run = openRun(runDir);
+  const cfg = run.record.config;
+  const lm = await loadModel(cfg.model);
+  try {
+    const applied = applyRunAdapter(lm, run.dir, opts.which ?? 'best');
+    const unfrozen = applied.adapted.params.filter((p) => p.name.startsWith('param:')).map((p) => p.name.slice('param:'.length));
+    const src = sourceFromLoaded(lm, {
+      unfrozen,
+      loraLayers: cfg.adapt.lora?.layers,
+      baseModelName: cfg.model,
+      name: `${run.record.name} (step ${applied.step})`,
+    });
+    const res = exportModel(src, opts);
+    if (opts.format === 'peft' && src.model.lora.size === 0) {
+      res.notes.push('this run trained no LoRA adapters, only full parameters (modules_to_save): merged-hf or merged-gguf suit it better');
+    }
+    const total = res.files.reduce((n, f) => n + f.bytes, 0);
+    run.audit('exported', `${opts.format} of step ${applied.step} to ${res.out} (${total} bytes)`, opts.who);
+    return { ...res, runId: run.record.id, step: applied.step };
+  } finally {
+    lm.model.dispose();
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
