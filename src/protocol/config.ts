@@ -44,6 +44,10 @@ export interface DataConfig {
   validation?: string;
   /** Fraction of train held out for validation when no validation file is given. */
   validationSplit: number;
+  /** Prompt cases (`*.prompts.jsonl`) evaluated base vs adapted when the run finishes. */
+  prompts?: string;
+  /** General text whose perplexity before and after measures forgetting. */
+  probe?: string;
 }
 
 export interface RunConfig {

@@ -1,6 +1,9 @@
 // Messages between the trainer process and whoever runs it (the extension over IPC, a script
 // reading `--jsonl`). Every event is one JSON object with a `type`; metrics.jsonl stores them.
 import { RunConfig } from './config';
+import { EvalReportEvent } from './eval';
+
+export type { EvalReportEvent };
 
 export interface TokenStats {
   examples: number;
@@ -112,14 +115,14 @@ export interface PausedEvent {
 
 export type TrainerEvent =
   | StartedEvent | StepEvent | EvalEvent | CheckpointEvent | LogEvent
-  | FinishedEvent | StoppedEvent | FailedEvent | PausedEvent;
+  | FinishedEvent | StoppedEvent | FailedEvent | PausedEvent | EvalReportEvent;
 
 export type EndEvent = FinishedEvent | StoppedEvent | FailedEvent;
 
 /** Parent → trainer. */
 export type TrainerCommand = { type: 'stop' } | { type: 'pause' } | { type: 'resume' };
 
-const EVENT_TYPES = new Set(['started', 'step', 'eval', 'checkpoint', 'log', 'finished', 'stopped', 'failed', 'paused', 'resumed']);
+const EVENT_TYPES = new Set(['started', 'step', 'eval', 'checkpoint', 'log', 'finished', 'stopped', 'failed', 'paused', 'resumed', 'evalReport']);
 
 /** Validate at the boundary: anything that is not a known event is refused with a reason. */
 export function parseTrainerEvent(value: unknown): TrainerEvent {
@@ -134,6 +137,7 @@ export function parseTrainerEvent(value: unknown): TrainerEvent {
   if (e.type === 'eval') ['step', 'valLoss'].forEach((k) => need(k, 'number'));
   if (e.type === 'failed') need('reason', 'string');
   if (e.type === 'log') need('message', 'string');
+  if (e.type === 'evalReport') ['path', 'verdict'].forEach((k) => need(k, 'string'));
   return value as TrainerEvent;
 }
 

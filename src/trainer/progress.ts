@@ -48,6 +48,10 @@ export class ProgressPrinter {
         this.line('');
         this.out.write(`${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`);
         break;
+      case 'evalReport':
+        this.line('');
+        this.out.write(`evaluation (${e.path}): ${e.verdict}\n`);
+        break;
       case 'finished':
         this.line('', true);
         this.out.write(`finished at step ${e.step} (${e.reason})${e.bestValLoss !== undefined ? `, best val loss ${e.bestValLoss.toFixed(4)}` : ''}\n`);

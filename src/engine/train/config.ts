@@ -97,6 +97,8 @@ const SCHEMA: Obj = obj({
     train: leaf(nonEmptyString, { required: 'the training data: a .jsonl or .txt file', path: true }),
     validation: leaf(nonEmptyString, { path: true }),
     validationSplit: leaf(fraction, { default: DEFAULT_DATA.validationSplit }),
+    prompts: leaf(nonEmptyString, { path: true }),
+    probe: leaf(nonEmptyString, { path: true }),
   }, { required: 'the data section, with at least "train"' }),
   adapt: obj({
     lora: obj({

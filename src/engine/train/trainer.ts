@@ -16,6 +16,7 @@ import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
 import { createRun, openRun, RunHandle } from '../runs/store';
 import { saveCheckpoint, loadCheckpoint, latestCheckpoint } from '../runs/checkpoint';
+import { evaluateRunEnd } from '../eval/report';
 
 export interface TrainOptions {
   /** Resume this run folder from its latest checkpoint (the config comes from its run.json). */
@@ -212,11 +213,23 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     if (control.stopRequested) return finish({ type: 'stopped', time: now(), step });
     return finish({ type: 'finished', time: now(), step, reason: t.maxSteps ? 'max-steps' : 'epochs', bestValLoss: Number.isFinite(best) ? best : undefined });
 
-    function finish(e: EndEvent): EndEvent {
-      emit(e);
-      run!.audit(e.type === 'stopped' ? 'stopped' : 'finished', `step ${e.step}`, opts.who);
+    async function finish(e: EndEvent): Promise<EndEvent> {
       optimizer.dispose();
       model.dispose();
+      // The end-of-run report comes before the end event, so a reader of the stream that
+      // stops at the end event has it.
+      if (e.type === 'finished' && config.data.prompts) {
+        try {
+          log('evaluating base vs adapted on the prompt cases');
+          const { event } = await evaluateRunEnd({ runDir: run!.dir, prompts: config.data.prompts, probe: config.data.probe, backend: config.backend });
+          emit(event);
+          log(`evaluation: ${event.verdict}`);
+        } catch (err) {
+          log(`end-of-run evaluation failed: ${err instanceof Error ? err.message : String(err)}`, 'warn');
+        }
+      }
+      emit(e);
+      run!.audit(e.type === 'stopped' ? 'stopped' : 'finished', `step ${e.step}`, opts.who);
       return e;
     }
   } catch (e) {

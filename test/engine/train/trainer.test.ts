@@ -1,7 +1,7 @@
 // Training runs on stories260K: LoRA and last-blocks runs learn a task the base model does
 // not do; stop/pause; faults are recorded, not lost.
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedPath } from '../../helpers/shared';
 import { moodCases, moodTask } from '../../helpers/tasks';
@@ -18,10 +18,10 @@ import { EvalEvent, StepEvent, TrainerEvent } from '../../../src/protocol/events
 
 const MODEL = sharedPath('models/stories260K/stories260K.gguf');
 
-function config(task: { dir: string; train: string; validation: string }, adapt: object, training: object = {}) {
+function config(task: { dir: string; train: string; validation: string }, adapt: object, training: object = {}, data: object = {}) {
   return validateRunConfig({
     model: MODEL,
-    data: { train: task.train, validation: task.validation },
+    data: { train: task.train, validation: task.validation, ...data },
     adapt,
     training: { maxSteps: 40, batchSize: 16, learningRate: 0.01, warmupSteps: 4, evalEvery: 20, checkpointEvery: 20, maxLength: 48, ...training },
     seed: 0, backend: 'wasm', runsDir: join(task.dir, 'runs'), name: 'test',
@@ -46,6 +46,20 @@ describe('training on stories260K', function () {
   this.timeout(300_000);
   before(async () => {
     await selectBackend({ backend: 'wasm' });
+  });
+
+  it('evaluates base vs adapted at the end when the config names prompt cases', async () => {
+    const task = moodTask(64);
+    const prompts = join(task.dir, 'cases.prompts.jsonl');
+    writeFileSync(prompts, moodCases(4, 5).map((c, i) => JSON.stringify({ id: `c${i}`, prompt: c.prompt, expected: c.mood, match: 'contains' })).join('\n'));
+    const events: TrainerEvent[] = [];
+    const end = await train(config(task, { lora: {} }, { maxSteps: 3, evalEvery: 0 }, { prompts }), { emit: (e) => events.push(e) });
+    assert.equal(end.type, 'finished');
+    const types = events.map((e) => e.type);
+    assert.ok(types.indexOf('evalReport') >= 0 && types.indexOf('evalReport') < types.indexOf('finished'), types.join(','));
+    const report = events.find((e) => e.type === 'evalReport');
+    assert.ok(report && report.type === 'evalReport' && existsSync(report.path));
+    assert.match(report.verdict, /accuracy \d+% → \d+%/);
   });
 
   for (const [name, adapt] of [
