@@ -15,7 +15,9 @@ interface Entry {
 
 export async function runWorker(backend?: string): Promise<void> {
   if (typeof process.send !== 'function') throw new Error('worker must be started with an IPC channel (the extension forks it)');
-  const send = (m: WorkerResponse) => process.send!(m);
+  const send = (m: WorkerResponse) => {
+    if (process.connected) process.send!(m, undefined, undefined, () => undefined);
+  };
   const choice = await selectBackend({ backend });
   const cache: Entry[] = [];
   const queue: GenerateRequest[] = [];

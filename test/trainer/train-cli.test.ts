@@ -1,7 +1,7 @@
 // `adapt-lab train` as a process: exact resume after SIGKILL (cpu backend), bad input named
 // by file and line, and no network connection ever opened.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,6 +86,36 @@ describe('adapt-lab train (process)', function () {
     assert.equal(listRuns(join(task.dir, 'runs')).find((r) => r.id === killed.id)!.status, 'finished');
     const audit = readFileSync(join(task.dir, 'runs', 'audit.jsonl'), 'utf8');
     assert.match(audit, /"resumed"/);
+  });
+
+  it('obeys pause, resume and stop over IPC when forked, as the extension does', async () => {
+    const task = moodTask(48);
+    const child = fork(CLI, ['train', writeConfig(task.dir, { maxSteps: 500, evalEvery: 0, checkpointEvery: 0 }, {}, 'wasm')], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const seen: string[] = [];
+    const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    child.on('message', (m) => {
+      const e = m as TrainerEvent;
+      seen.push(e.type);
+      if (e.type === 'step' && e.step === 2) child.send({ type: 'pause' });
+      if (e.type === 'paused') setTimeout(() => child.send({ type: 'resume' }), 200);
+      if (e.type === 'resumed') setTimeout(() => child.send({ type: 'stop' }), 200);
+    });
+    assert.equal(await exit, 0);
+    assert.deepEqual(seen.filter((t) => ['paused', 'resumed', 'stopped'].includes(t)), ['paused', 'resumed', 'stopped']);
+    assert.ok(seen.filter((t) => t === 'step').length < 100);
+  });
+
+  it('stops with a checkpoint when its parent goes away', async () => {
+    const task = moodTask(48);
+    const child = fork(CLI, ['train', writeConfig(task.dir, { maxSteps: 500, evalEvery: 0, checkpointEvery: 0 }, {}, 'wasm')], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    child.on('message', (m) => {
+      if ((m as TrainerEvent).type === 'step' && (m as StepEvent).step === 2) child.disconnect();
+    });
+    assert.equal(await exit, 0);
+    const run = listRuns(join(task.dir, 'runs'))[0];
+    assert.equal(run.status, 'stopped');
+    assert.ok(existsSync(join(task.dir, 'runs', run.id, 'checkpoints', 'latest.json')));
   });
 
   it('opens no network connection while training', async () => {

@@ -162,6 +162,8 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
 
     if (step === 0) evaluate(); // the starting point of the validation curve
     while (step < totalSteps) {
+      // Let the event loop run between steps: IPC commands and signals arrive through it.
+      await new Promise((resolve) => setImmediate(resolve));
       if (control.paused) {
         emit({ type: 'paused', time: now(), step });
         await control.waitWhilePaused();

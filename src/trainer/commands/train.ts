@@ -27,18 +27,27 @@ export async function trainCommand(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const ipc = typeof process.send === 'function';
-  if (ipc) process.on('message', (m) => onCommand(m as TrainerCommand));
+  if (ipc) {
+    process.on('message', (m) => onCommand(m as TrainerCommand));
+    // The parent (the extension host) went away: finish the step, checkpoint and stop, so the
+    // run is left resumable rather than training on unseen and unstoppable.
+    process.on('disconnect', () => control.stop());
+  }
   const printer = values.jsonl || ipc ? undefined : new ProgressPrinter();
   const emit = (e: TrainerEvent) => {
-    if (ipc) process.send!(e);
+    // With a callback, a send into a closing channel reports to it instead of crashing.
+    if (ipc && process.connected) process.send!(e, undefined, undefined, () => undefined);
     if (values.jsonl) process.stdout.write(`${JSON.stringify(e)}\n`);
     printer?.handle(e);
     if (e.type === 'paused' || e.type === 'resumed') return;
   };
   const end = await train(config ?? ({} as never), { resumeDir: values.resume, control, emit });
-  if (ipc) process.removeAllListeners('message');
+  if (ipc) {
+    process.removeAllListeners('message');
+    process.removeAllListeners('disconnect');
+  }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (ipc) process.disconnect?.();
+  if (ipc && process.connected) process.disconnect();
   return end.type === 'failed' ? 1 : 0;
 }
