@@ -1,0 +1,27 @@
+// `npm run test:e2e`: builds the extension (the normal build) and the e2e bundles, then runs
+// the end-to-end tests against code-server + Chromium installed by scripts/e2e/setup.sh.
+// Installs nothing. E2E_ONLY=host|ui runs one half.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+process.chdir(repo);
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'inline', mainFields: ['module', 'main'], logLevel: 'warning' };
+await Promise.all([
+  // Runs inside the extension host: `vscode` is provided there; mocha is required from node_modules.
+  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host/index.ts' }, outdir: '.test-dist/e2e/host', external: ['vscode', 'mocha'] }),
+  // Runs under this Node: drives code-server and Chromium.
+  esbuild.build({ ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.test-dist/e2e', external: ['mocha', 'playwright-core', 'vscode'] }),
+]);
+if (!existsSync(join(repo, 'dist', 'extension.js'))) {
+  console.error('dist/extension.js was not built');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--enable-source-maps', '.test-dist/e2e/main.js'], { stdio: 'inherit', env: { ...process.env, E2E_REPO: repo } });
+process.exit(r.status ?? 1);

@@ -1,0 +1,104 @@
+// Adapt Lab's VS Code side. activate() only wires things up: models are read and trained by
+// `adapt-lab` child processes (cli.ts, trainer.ts), started when a command asks for them.
+import * as vscode from 'vscode';
+import { MonitorViewProvider } from './monitor/provider';
+import { ModelInspector, runtime } from './cli';
+import { Commands } from './commands';
+import { LayersTreeProvider } from './layers';
+import { InspectNode } from './params';
+import { RunNode, runsDirs, RunsTreeProvider } from './runs';
+import { RunStatusBar } from './statusBar';
+import { RunSession, TrainerManager } from './trainer';
+import { PromptFeatures, registerPromptFeatures } from './prompts';
+
+/** What activate() returns: the extension's own tests drive it through this. */
+export interface AdaptLabApi {
+  /** Validates a run config (relative paths against the workspace folder) and starts a trainer. */
+  startRun(config: unknown, baseDir?: string): RunSession;
+  commands: Commands;
+  trainer: TrainerManager;
+  layers: LayersTreeProvider;
+  layersView: vscode.TreeView<InspectNode>;
+  runs: RunsTreeProvider;
+  runsView: vscode.TreeView<RunNode>;
+  statusBar: RunStatusBar;
+  log: vscode.OutputChannel;
+  /** Inline prompt evaluation, the active run and the Test Explorer cases. */
+  prompts: PromptFeatures;
+}
+
+export function activate(context: vscode.ExtensionContext): AdaptLabApi {
+  const subs = context.subscriptions;
+  const log = vscode.window.createOutputChannel('Adapt Lab');
+  const rt = () => runtime(context.extensionUri);
+  const inspector = new ModelInspector(rt);
+  const trainer = new TrainerManager(rt, log);
+  const layers = new LayersTreeProvider(context.workspaceState, (m) => inspector.inspect(m));
+  const runs = new RunsTreeProvider((dir) => !!trainer.sessionFor(dir));
+  let commands: Commands | undefined;
+  const monitor = new MonitorViewProvider(context.extensionUri, (cmd, runDir) => {
+    try {
+      commands?.controlRun(runDir, cmd);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Adapt Lab: ${(e as Error).message}`);
+    }
+  });
+  commands = new Commands({ context, log, trainer, inspector, layers, runs, monitor });
+
+  const layersView = vscode.window.createTreeView('adaptLab.layers', { treeDataProvider: layers, manageCheckboxStateManually: true, showCollapseAll: true });
+  const runsView = vscode.window.createTreeView('adaptLab.runs', { treeDataProvider: runs, canSelectMany: true });
+  const statusBar = new RunStatusBar(trainer);
+  subs.push(log, trainer, layers, runs, layersView, runsView, statusBar, layers.attach(layersView));
+  subs.push(vscode.window.registerWebviewViewProvider(MonitorViewProvider.viewType, monitor));
+  subs.push(...commands.register());
+
+  // Trainer events: the Monitor follows them; the Runs view changes on everything but steps.
+  subs.push(trainer.onEvent(({ session, event }) => {
+    if (session.runDir) monitor.pushEvent(session.runDir, event);
+    if (event.type !== 'step' && event.type !== 'log') runs.refresh();
+  }));
+  subs.push(trainer.onDidChange(() => runs.refresh()));
+
+  // Runs written by anyone (another window, the CLI) show up through the file system.
+  const watchers: vscode.Disposable[] = [];
+  const watch = () => {
+    watchers.splice(0).forEach((w) => w.dispose());
+    for (const f of vscode.workspace.workspaceFolders ?? []) {
+      const rel = vscode.workspace.getConfiguration('adaptLab', f.uri).get<string>('runsDir') || '.adapt-lab/runs';
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(f, `${rel.replace(/\\/g, '/').replace(/\/$/, '')}/*/run.json`));
+      watchers.push(w, w.onDidCreate(() => runs.refresh()), w.onDidChange(() => runs.refresh()), w.onDidDelete(() => runs.refresh()));
+    }
+  };
+  watch();
+  subs.push({ dispose: () => watchers.splice(0).forEach((w) => w.dispose()) });
+  subs.push(vscode.workspace.onDidChangeWorkspaceFolders(() => {
+    watch();
+    runs.refresh();
+  }));
+  subs.push(vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration('adaptLab.runsDir')) {
+      watch();
+      runs.refresh();
+    }
+  }));
+  void layers.restore();
+
+  const prompts = registerPromptFeatures(context, {
+    extensionUri: context.extensionUri, cliPath: rt().cliPath, nodePath: () => rt().execPath, runsDir: () => runsDirs()[0], output: log,
+  });
+  subs.push(vscode.commands.registerCommand('adaptLab.setActiveRun', (node?: RunNode) => {
+    if (node?.runDir) prompts.setActiveRun(node.runDir);
+    else void vscode.commands.executeCommand('adaptLab.chooseActiveRun');
+  }));
+
+  return {
+    startRun: (config, baseDir) => commands!.startRun(config, baseDir),
+    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts,
+  };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions; TrainerManager.dispose stops live trainers.
+}
+
+export { runsDirs };

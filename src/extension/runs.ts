@@ -1,0 +1,118 @@
+// The Runs view: every run under the workspace's runs folder (adaptLab.runsDir), newest first,
+// with its status, method, best validation loss and age. listRuns also reconciles runs whose
+// trainer died, so a crashed run shows as failed the next time the view refreshes.
+import { join, resolve } from 'node:path';
+import * as vscode from 'vscode';
+import { listRuns, RunRecord } from '../engine/runs/store';
+import { RunStatus } from '../protocol/events';
+
+export interface RunNode {
+  record: RunRecord;
+  runDir: string;
+  runsDir: string;
+}
+
+const ICONS: Record<RunStatus, [string, string?]> = {
+  running: ['sync~spin'],
+  paused: ['debug-pause', 'charts.yellow'],
+  finished: ['pass', 'testing.iconPassed'],
+  stopped: ['circle-slash'],
+  failed: ['error', 'testing.iconFailed'],
+};
+
+/** The runs folders of the open workspace folders (adaptLab.runsDir, relative to each). */
+export function runsDirs(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => {
+    const rel = vscode.workspace.getConfiguration('adaptLab', f.uri).get<string>('runsDir') || '.adapt-lab/runs';
+    return resolve(f.uri.fsPath, rel);
+  });
+}
+
+/** "5 min ago", "yesterday", "3 days ago". */
+export function relativeTime(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
+  const d = Math.round(s / 86400);
+  return d === 1 ? 'yesterday' : `${d} days ago`;
+}
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<RunNode | undefined | void>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  private nodes: RunNode[] = [];
+  private loaded = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly isLive: (runDir: string) => boolean) {}
+
+  /** Re-reads the runs folders (debounced: events and file watchers come in bursts). */
+  refresh(delayMs = 200): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.loaded = false;
+      this.changeEmitter.fire();
+    }, delayMs);
+  }
+
+  /** Every run, read now. */
+  list(): RunNode[] {
+    const out: RunNode[] = [];
+    for (const runsDir of runsDirs()) {
+      for (const record of listRuns(runsDir)) out.push({ record, runDir: join(runsDir, record.id), runsDir });
+    }
+    out.sort((a, b) => (a.record.createdAt < b.record.createdAt ? 1 : a.record.createdAt > b.record.createdAt ? -1 : 0));
+    this.nodes = out;
+    this.loaded = true;
+    return out;
+  }
+
+  byDir(runDir: string): RunNode | undefined {
+    return (this.loaded ? this.nodes : this.list()).find((n) => n.runDir === runDir);
+  }
+
+  getChildren(node?: RunNode): RunNode[] {
+    if (node) return [];
+    return this.list();
+  }
+
+  getParent(): undefined {
+    return undefined;
+  }
+
+  getTreeItem(n: RunNode): vscode.TreeItem {
+    const r = n.record;
+    const item = new vscode.TreeItem(r.name || r.id, vscode.TreeItemCollapsibleState.None);
+    item.id = n.runDir;
+    const [icon, color] = ICONS[r.status] ?? ['question'];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    const parts: string[] = [];
+    if (r.method) parts.push(r.method);
+    if (r.bestValLoss !== undefined) parts.push(`val ${r.bestValLoss.toFixed(3)}`);
+    parts.push(relativeTime(r.endedAt ?? r.startedAt ?? r.createdAt));
+    item.description = parts.filter(Boolean).join(' · ');
+    const live = this.isLive(n.runDir);
+    item.contextValue = `run-${r.status}${live ? ' live' : ''}`;
+    const tip = new vscode.MarkdownString(undefined, true);
+    tip.appendMarkdown(`**${r.name}** — ${r.status}${r.step !== undefined ? ` at step ${r.step}` : ''}\n\n`);
+    tip.appendMarkdown(`- model: \`${r.config?.model ?? '?'}\`\n- data: \`${r.config?.data?.train ?? '?'}\`\n- method: ${r.method}\n`);
+    if (r.params) tip.appendMarkdown(`- trainable: ${r.params.trainable.toLocaleString('en-US')} of ${r.params.total.toLocaleString('en-US')} (${r.params.percent.toFixed(2)}%)\n`);
+    const t = r.config?.training;
+    if (t) tip.appendMarkdown(`- lr ${t.learningRate}, batch ${t.batchSize}${t.maxSteps ? `, ${t.maxSteps} steps` : `, ${t.epochs} epochs`}\n`);
+    if (r.bestValLoss !== undefined) tip.appendMarkdown(`- best validation loss: ${r.bestValLoss.toFixed(4)}\n`);
+    if (r.backend) tip.appendMarkdown(`- backend: ${r.backend.name}\n`);
+    if (r.failure) tip.appendMarkdown(`\n$(error) ${r.failure}\n`);
+    tip.appendMarkdown(`\n${n.runDir}`);
+    item.tooltip = tip;
+    item.command = { command: 'adaptLab.openInMonitor', title: 'Open in Monitor', arguments: [n] };
+    return item;
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.changeEmitter.dispose();
+  }
+}
