@@ -100,7 +100,7 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 /** GELU, tanh approximation (GPT-2's "gelu_new"). */
 export function geluTanh(x: Tensor): Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_C);
+    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_C); // pow is slow on wasm
     return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
   });
 }
@@ -140,7 +140,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor
   const needMask = Tq > 1;
   const mask = needMask ? causalMask(Tq, Tk, past) : undefined;
   const out = tf.tidy(() => {
-    if (!fastPath) {
+    // One query (decoding with a cache) does few FLOPs: the batched product is cheapest then,
+    // and it reads nothing back from the wasm heap.
+    if (!fastPath || Tq === 1) {
       let kk = k, vv = v;
       if (group > 1) {
         kk = tf.stack(new Array(group).fill(k), 3).reshape([B, Tk, H, hd]);
@@ -154,19 +156,74 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor
       const o = tf.matMul(tf.softmax(s), vh);
       return tf.transpose(o, [0, 2, 1, 3]).reshape([B, Tq, H * hd]);
     }
-    const qs = tf.unstack(tf.transpose(q, [0, 2, 1, 3]).reshape([B * H, Tq, hd]));
-    const kts = tf.unstack(tf.transpose(k, [0, 2, 3, 1]).reshape([B * KVH, hd, Tk]));
-    const vs = tf.unstack(tf.transpose(v, [0, 2, 1, 3]).reshape([B * KVH, Tk, hd]));
-    const kvIndex = (i: number) => Math.floor(i / H) * KVH + Math.floor((i % H) / group);
-    const scores = qs.map((qi, i) => matmul(qi, kts[kvIndex(i)]));
-    let s = tf.mul(tf.stack(scores), scale);
-    if (mask) s = tf.add(s, mask);
-    const probs = tf.unstack(tf.softmax(s));
-    const outs = probs.map((p, i) => matmul(p, vs[kvIndex(i)]));
-    return tf.transpose(tf.stack(outs).reshape([B, H, Tq, hd]), [0, 2, 1, 3]).reshape([B, Tq, H * hd]);
+    return headwiseAttention(q, k, v, mask, scale);
   });
   if (mask && past !== 0) mask.dispose();
   return out;
+}
+
+/**
+ * Splits [N, r, c] into N tensors [r, c] with ONE read of the input. tf.unstack / tf.split run
+ * the wasm Slice kernel once per piece, and each call copies the whole input out of the wasm
+ * heap: N pieces cost N full copies.
+ */
+function pieces(x: Tensor): Tensor[] {
+  const [n, r, c] = x.shape as number[];
+  const data = x.dataSync() as Float32Array;
+  const size = r * c;
+  return Array.from({ length: n }, (_, i) => tf.tensor2d(data.subarray(i * size, (i + 1) * size), [r, c]));
+}
+
+/**
+ * Attention as one differentiable op with a hand-written backward pass, every product a plain
+ * 2D matMul (XNNPACK's fast path on wasm). q [B,Tq,H,hd]; k, v [B,Tk,KVH,hd] → [B,Tq,H*hd].
+ */
+function headwiseAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, scale: number): Tensor {
+  const [B, Tq, H, hd] = q.shape as number[];
+  const [, Tk, KVH] = k.shape as number[];
+  const group = H / KVH;
+  const kvIndex = (i: number) => Math.floor(i / H) * KVH + Math.floor((i % H) / group);
+  const toHeads = (t: Tensor, n: number, T: number) => tf.transpose(t, [0, 2, 1, 3]).reshape([B * n, T, hd]);
+  const fromHeads = (t: Tensor, n: number, T: number) => tf.transpose(t.reshape([B, n, T, hd]), [0, 2, 1, 3]);
+  const f = customGrad((qi: Tensor, ki: Tensor, vi: Tensor, save: tf.GradSaveFunc) => {
+    const qs = pieces(toHeads(qi, H, Tq));
+    const ks = pieces(toHeads(ki, KVH, Tk));
+    const vs = pieces(toHeads(vi, KVH, Tk));
+    const kts = ks.map((t) => tf.transpose(t));
+    const probs = qs.map((qh, i) => {
+      let s = tf.mul(tf.matMul(qh as tf.Tensor2D, kts[kvIndex(i)] as tf.Tensor2D), scale);
+      if (mask) s = tf.add(s, mask);
+      return tf.softmax(s);
+    });
+    const outs = probs.map((p, i) => tf.matMul(p as tf.Tensor2D, vs[kvIndex(i)] as tf.Tensor2D));
+    const P = tf.stack(probs);
+    save([qi, ki, vi, P]);
+    return {
+      value: fromHeads(tf.stack(outs), H, Tq).reshape([B, Tq, H * hd]),
+      gradFunc: (dy: Tensor, [qs0, ks0, vs0, P0]: Tensor[]) => {
+        const dO = pieces(toHeads(dy.reshape([B, Tq, H, hd]), H, Tq));
+        const Ps = pieces(P0);
+        const qh = pieces(toHeads(qs0, H, Tq));
+        const kh = pieces(toHeads(ks0, KVH, Tk));
+        const vh = pieces(toHeads(vs0, KVH, Tk));
+        const dq: Tensor[] = [];
+        const dk: (Tensor | undefined)[] = new Array(B * KVH);
+        const dv: (Tensor | undefined)[] = new Array(B * KVH);
+        const acc = (arr: (Tensor | undefined)[], j: number, t: Tensor) => (arr[j] = arr[j] ? tf.add(arr[j]!, t) : t);
+        for (let i = 0; i < B * H; i++) {
+          const g = kvIndex(i);
+          const Pt = tf.transpose(Ps[i]) as tf.Tensor2D;
+          acc(dv, g, tf.matMul(Pt, dO[i] as tf.Tensor2D));
+          const dP = tf.matMul(dO[i] as tf.Tensor2D, tf.transpose(vh[g]) as tf.Tensor2D);
+          const dS = tf.mul(tf.mul(Ps[i], tf.sub(dP, tf.sum(tf.mul(dP, Ps[i]), -1, true))), scale);
+          dq.push(tf.matMul(dS as tf.Tensor2D, kh[g] as tf.Tensor2D));
+          acc(dk, g, tf.matMul(tf.transpose(dS) as tf.Tensor2D, qh[i] as tf.Tensor2D));
+        }
+        return [fromHeads(tf.stack(dq), H, Tq), fromHeads(tf.stack(dk as Tensor[]), KVH, Tk), fromHeads(tf.stack(dv as Tensor[]), KVH, Tk)];
+      },
+    };
+  });
+  return f(q, k, v);
 }
 
 /**

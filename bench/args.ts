@@ -1,0 +1,122 @@
+// Command-line options of the benchmark.
+
+export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchArgs {
+  only: Set<Section>;
+  json: boolean;
+  quick: boolean;
+  backend: string;
+  /** Timed training steps (overrides the per-shape default). */
+  steps?: number;
+  warmup?: number;
+  /** Rounds of ours-then-torch per training case. */
+  rounds?: number;
+  /** Child mode: run one training case in this process. */
+  case?: string;
+  /** Child mode: rows per micro-batch (gradients accumulated over the batch). */
+  microBatch?: number;
+  /** Child mode: profile one more step after the timed ones. */
+  profileStep: boolean;
+  help: boolean;
+  /** Pin torch's --threads (default: 2, plus 1 when the machine is busy, the faster kept). */
+  torchThreads?: number;
+  /** Only these training/profile shapes. */
+  shapes?: Set<string>;
+  /** Also write the JSON lines to this file while printing tables. */
+  jsonOut?: string;
+}
+
+export const USAGE = `usage: node dist/bench.js [options]
+  --only SECTION      generation | train | torch | profile (repeatable or a comma list; default all)
+  --steps N           timed training steps per case and round (default tiny 5, small 2; --quick 3 and 1)
+  --warmup N          warmup steps per case (default 1)
+  --rounds R          rounds of ours-then-torch per training case and of the 124M generation
+                      (default tiny 3, small 1, torch --infer 1; --quick 1; 1 when torch is absent)
+  --micro-batch N     rows per micro-batch (default tiny 8, small 4: 8 rows exceed the 4 GiB wasm heap)
+  --quick             fewer steps, tokens and repeats; small runs only lora (about 3 minutes)
+  --shape tiny|small  only these shapes in train/torch/profile (repeatable or a comma list)
+  --torch-threads N   pin torch's --threads (default 2, plus 1 when other processes are busy; faster kept)
+  --backend NAME      auto | wasm | cpu | tensorflow | tensorflow-gpu (default auto)
+  --json              one JSON object per line, each with a "name" field
+  --json-out FILE     print the tables and also write the JSON lines to FILE
+  --case SHAPE:MODE   run one training case in this process, e.g. tiny:lora (what the parent spawns)
+  --profile-step      with --case: profile one more step after the timed ones`;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = { only: new Set(), json: false, quick: false, backend: 'auto', help: false, profileStep: false };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+    return v;
+  };
+  const int = (s: string, flag: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got "${s}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    switch (f) {
+      case '--only':
+        for (const s of value(i++, f).split(',').map((x) => x.trim()).filter(Boolean)) {
+          if (!SECTIONS.includes(s as Section)) throw new Error(`--only ${s}: use one of ${SECTIONS.join(', ')}`);
+          a.only.add(s as Section);
+        }
+        break;
+      case '--json':
+        a.json = true;
+        break;
+      case '--torch-threads':
+        a.torchThreads = int(value(i++, f), f);
+        if (a.torchThreads < 1) throw new Error('--torch-threads must be at least 1');
+        break;
+      case '--shape':
+        a.shapes ??= new Set();
+        for (const x of value(i++, f).split(',').map((y) => y.trim()).filter(Boolean)) {
+          if (x !== 'tiny' && x !== 'small') throw new Error(`--shape ${x}: use tiny or small`);
+          a.shapes.add(x);
+        }
+        break;
+      case '--json-out':
+        a.jsonOut = value(i++, f);
+        break;
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--backend':
+        a.backend = value(i++, f);
+        break;
+      case '--steps':
+        a.steps = int(value(i++, f), f);
+        break;
+      case '--warmup':
+        a.warmup = int(value(i++, f), f);
+        break;
+      case '--rounds':
+        a.rounds = int(value(i++, f), f);
+        if (a.rounds < 1) throw new Error('--rounds must be at least 1');
+        break;
+      case '--case':
+        a.case = value(i++, f);
+        break;
+      case '--micro-batch':
+        a.microBatch = int(value(i++, f), f);
+        if (a.microBatch < 1) throw new Error('--micro-batch must be at least 1');
+        break;
+      case '--profile-step':
+        a.profileStep = true;
+        break;
+      case '-h':
+      case '--help':
+        a.help = true;
+        break;
+      default:
+        throw new Error(`unknown option "${f}"\n${USAGE}`);
+    }
+  }
+  if (a.steps === 0 && !(a.case && a.profileStep)) throw new Error('--steps must be at least 1');
+  if (a.only.size === 0) SECTIONS.forEach((s) => a.only.add(s));
+  return a;
+}
