@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// `npm run demo`: the README's main command. On the embedded base model (models/adapt-lab-tiny):
+//   1. builds dist/cli.js if it is missing or older than the sources
+//   2. adapts the model with LoRA on samples/train.jsonl (adapt-lab train samples/demo.config.json)
+//   3. evaluates base against adapted on samples/demo.prompts.jsonl, with samples/probe.txt as
+//      the forgetting check (adapt-lab eval)
+//   4. exports the adapter in the Hugging Face PEFT layout (adapt-lab export --format peft)
+// and says where everything is. Reads nothing outside the project; runs go to .adapt-lab/runs/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const CONFIG = join(ROOT, 'samples', 'demo.config.json');
+const PROMPTS = join(ROOT, 'samples', 'demo.prompts.jsonl');
+const PROBE = join(ROOT, 'samples', 'probe.txt');
+const t0 = Date.now();
+const rel = (p) => relative(ROOT, p) || '.';
+const secs = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
+const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const title = (s) => console.log(`\n${bold(`== ${s}`)} ${process.stdout.isTTY ? '\x1b[2m' : ''}(${secs()})${process.stdout.isTTY ? '\x1b[0m' : ''}`);
+
+function fail(msg) {
+  console.error(`demo: ${msg}`);
+  process.exit(1);
+}
+
+/** Runs `adapt-lab ...` with the terminal attached (progress bar, tables); throws on failure. */
+function cli(args, { capture = false } = {}) {
+  const shown = `adapt-lab ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`;
+  console.log(`$ ${shown}`);
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  if (r.status !== 0) fail(`${shown} failed (exit ${r.status ?? r.signal})`);
+  return r.stdout;
+}
+
+function newestMtime(dir) {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+function ensureBuilt() {
+  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src'));
+  if (!stale) return;
+  title('building dist/cli.js');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) fail('npm run build failed');
+}
+
+function runIds(runsDir) {
+  return existsSync(runsDir) ? readdirSync(runsDir).filter((n) => existsSync(join(runsDir, n, 'run.json'))) : [];
+}
+
+const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
+
+/** With no `adapt-lab eval` in this build: greedy answers through `adapt-lab generate`, one process per case. */
+function fallbackEval(model, runDir) {
+  const cases = readFileSync(PROMPTS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const judge = (out, c) => (c.match === 'contains' ? out.trim().includes(c.expected.trim()) : out.trim() === c.expected.trim());
+  const score = (adapter) => {
+    let right = 0;
+    for (const c of cases) {
+      const args = ['generate', '--model', model, '--prompt', c.prompt, '--max-tokens', '8', '--temperature', '0', '--stop', '\n', ...(adapter ? ['--adapter', adapter] : [])];
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+      if (r.status !== 0) fail(`adapt-lab generate failed: ${r.stderr}`);
+      const out = r.stdout.slice(c.prompt.length).replace(/\n$/, '');
+      if (judge(out, c)) right++;
+    }
+    return right / cases.length;
+  };
+  console.log(`(this build has no "adapt-lab eval": greedy answers of ${cases.length} cases with adapt-lab generate)`);
+  const base = score(undefined);
+  console.log(`base accuracy    ${pct(base)}`);
+  const adapted = score(runDir);
+  console.log(`adapted accuracy ${pct(adapted)}`);
+  return { base, adapted };
+}
+
+function main() {
+  process.chdir(ROOT);
+  ensureBuilt();
+  const config = JSON.parse(readFileSync(CONFIG, 'utf8'));
+  const model = resolve(dirname(CONFIG), config.model);
+  const runsDir = resolve(dirname(CONFIG), config.runsDir);
+  if (!existsSync(join(model, 'config.json'))) fail(`the embedded model ${rel(model)} is missing (rebuild it with "npm run pretrain-base")`);
+  for (const f of [PROMPTS, PROBE, resolve(dirname(CONFIG), config.data.train)]) if (!existsSync(f)) fail(`${rel(f)} is missing`);
+
+  title(`the task: ${rel(PROMPTS)}`);
+  const first = JSON.parse(readFileSync(PROMPTS, 'utf8').split('\n')[0]);
+  console.log(`Say how the character of a one-line story feels, as " happy." or " sad.". A case:\n  prompt   ${JSON.stringify(first.prompt)}\n  expected ${JSON.stringify(first.expected)}`);
+  console.log(`The base model, asked as it is:`);
+  cli(['generate', '--model', rel(model), '--prompt', first.prompt, '--max-tokens', '12', '--temperature', '0']);
+
+  title(`LoRA adaptation of ${rel(model)} (${rel(CONFIG)})`);
+  const before = new Set(runIds(runsDir));
+  const tTrain = Date.now();
+  cli(['train', rel(CONFIG)]);
+  const trainSeconds = (Date.now() - tTrain) / 1000;
+  const created = runIds(runsDir).filter((id) => !before.has(id)).sort();
+  if (created.length !== 1) fail(`expected one new run in ${rel(runsDir)}, found ${created.length}`);
+  const runDir = join(runsDir, created[0]);
+
+  title('evaluation: base against adapted');
+  const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout ?? '';
+  let acc;
+  if (/^\s+eval\b/m.test(help)) {
+    cli(['eval', '--model', rel(model), '--adapter', rel(runDir), '--prompts', rel(PROMPTS), '--probe', rel(PROBE), '--max-tokens', '8', '--samples', '2']);
+    const report = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
+    acc = { base: report.base.accuracy, adapted: report.adapted.accuracy, forgetting: report.forgetting };
+  } else {
+    acc = fallbackEval(rel(model), rel(runDir));
+  }
+
+  title('export: the adapter in the Hugging Face PEFT layout');
+  const peftDir = join(ROOT, '.adapt-lab', 'exports', `${created[0]}-peft`);
+  cli(['export', rel(runDir), '--format', 'peft', '--out', rel(peftDir), '--force']);
+
+  title('done');
+  console.log(`accuracy on ${rel(PROMPTS)}: ${bold(`${pct(acc.base)} (base) → ${pct(acc.adapted)} (adapted)`)}`
+    + (acc.forgetting ? `; probe perplexity ${acc.forgetting.basePerplexity.toFixed(1)} → ${acc.forgetting.adaptedPerplexity.toFixed(1)}` : ''));
+  console.log(`training took ${trainSeconds.toFixed(0)} s; the whole demo ${secs()}`);
+  console.log(`run folder:    ${rel(runDir)}/  (run.json, metrics.jsonl, checkpoints/${existsSync(join(runDir, 'eval.json')) ? ', eval.json' : ''})`);
+  console.log(`PEFT adapter:  ${rel(peftDir)}/  (adapter_config.json, adapter_model.safetensors)`);
+  console.log(`try it:        node dist/cli.js generate --model ${rel(model)} --adapter ${rel(runDir)} --prompt "Anne lost a dear friend. Anne was" --temperature 0 --max-tokens 4`);
+  if (!(acc.adapted > acc.base)) fail('the adapted model is not better than the base model on the demo prompts');
+}
+
+main();
