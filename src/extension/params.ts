@@ -4,6 +4,9 @@
 // Adapt Model and the Layers view are the ones the trainer reports in its "started" event
 // (test/e2e/params.test.ts checks both against each other).
 import { AdaptConfig } from '../protocol/config';
+import { globToRegExp, layerOf, selects } from '../engine/train/paths';
+
+export { globToRegExp, layerOf };
 
 export interface InspectTensor {
   name: string;
@@ -47,22 +50,6 @@ export interface ModelInfo {
 
 /** The LoRA head is never a target (methods.ts: model.family.headName, `lm_head` for both families). */
 export const HEAD_NAME = 'lm_head';
-
-export function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${esc}$`);
-}
-
-function selects(re: RegExp, paramName: string): boolean {
-  const parts = paramName.split('.');
-  for (let i = parts.length; i > 0; i--) if (re.test(parts.slice(0, i).join('.'))) return true;
-  return false;
-}
-
-export function layerOf(path: string): number | undefined {
-  const m = path.match(/(?:^|\.)(?:layers|h)\.(\d+)(?:\.|$)/);
-  return m ? Number(m[1]) : undefined;
-}
 
 /** Biases and norm weights: the 1-D tensors (methods.ts: layout "vector"). */
 export function isVector(t: InspectTensor): boolean {

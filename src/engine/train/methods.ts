@@ -8,24 +8,9 @@ import { addLora } from '../model/lora';
 import { linearModules } from '../model/modules';
 import { Rng } from '../random';
 import { TrainParam } from './optimizer';
+import { globToRegExp, layerOf, selects } from './paths';
 
-export function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${esc}$`);
-}
-
-/** Does a glob select this parameter: the parameter itself, or its module or any ancestor module? */
-function selects(re: RegExp, paramName: string): boolean {
-  const parts = paramName.split('.');
-  for (let i = parts.length; i > 0; i--) if (re.test(parts.slice(0, i).join('.'))) return true;
-  return false;
-}
-
-/** Block index of a module or parameter path, or undefined outside the blocks. */
-export function layerOf(path: string): number | undefined {
-  const m = path.match(/(?:^|\.)(?:layers|h)\.(\d+)(?:\.|$)/);
-  return m ? Number(m[1]) : undefined;
-}
+export { globToRegExp, layerOf };
 
 function isBiasOrNorm(s: ParamSpec): boolean {
   return s.layout === 'vector';
