@@ -3,7 +3,7 @@
 // load), SwiGLU MLP, grouped-query attention, optional q/k/v biases, tied or separate head.
 import { tf, Tensor } from '../tf';
 import { LlamaConfig, ModelConfig } from './config';
-import { attention, matmulConst, rmsNorm, silu } from './ops';
+import { attention, matmulConst, releaseTransposed, rmsNorm, silu } from './ops';
 import { appendCache, CausalLM, Family, ForwardContext, ParamSpec } from './model';
 
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
@@ -44,6 +44,7 @@ const ropes = new WeakMap<CausalLM, Rope>();
 
 export function disposeRope(model: CausalLM): void {
   const r = ropes.get(model);
+  if (r) releaseTransposed([r.rot]);
   if (r) [r.cos, r.sin, r.rot].forEach((t) => t.dispose());
   ropes.delete(model);
 }
@@ -52,6 +53,7 @@ function ropeFor(model: CausalLM, needed: number): Rope {
   const c = model.config as LlamaConfig;
   const have = ropes.get(model);
   if (have && have.positions >= needed) return have;
+  if (have) releaseTransposed([have.rot]);
   if (have) [have.cos, have.sin, have.rot].forEach((t) => t.dispose());
   const hd = c.headDim;
   const half = hd / 2;

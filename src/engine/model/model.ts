@@ -3,7 +3,7 @@
 // frozen prefix outside the gradient tape.
 import { tf, Tensor } from '../tf';
 import { ModelConfig } from './config';
-import { clearOpCaches, embed, linear, matmul, matmulConst, isTrainable } from './ops';
+import { clearOpCaches, embed, linear, matmul, matmulConst, isTrainable, releaseTransposed } from './ops';
 import * as llama from './llama';
 import * as gpt2 from './gpt2';
 
@@ -104,11 +104,13 @@ export class CausalLM {
   setParam(name: string, t: Tensor): void {
     const old = this.param(name);
     if (old.shape.join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
+    releaseTransposed([old]);
     this.params.set(name, t);
     if (name === this.family.embeddingName) this.dropHeadCache();
   }
 
   private dropHeadCache(): void {
+    if (this.headT) releaseTransposed([this.headT]);
     this.headT?.dispose();
     this.headT = undefined;
   }
@@ -193,6 +195,7 @@ export class CausalLM {
   }
 
   dispose(): void {
+    releaseTransposed(this.params.values());
     this.dropHeadCache();
     this.family.dispose(this);
     clearOpCaches();

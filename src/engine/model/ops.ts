@@ -34,13 +34,31 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return matmulBoth(a, b);
 }
 
+const transposed = new Map<number, Tensor>();
+function transposedOf(w: Tensor): Tensor {
+  let t = transposed.get(w.id);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.transpose(w));
+    transposed.set(w.id, t);
+  }
+  return t;
+}
+/** Free the kept transposes of these weights (call when a model lets go of them). */
+export function releaseTransposed(ws: Iterable<Tensor>): void {
+  for (const w of ws) {
+    transposed.get(w.id)?.dispose();
+    transposed.delete(w.id);
+  }
+}
+
 /** x [M,K] × w [K,N] where w is a constant: the backward pass computes dx only. */
 export function matmulConst(x: Tensor, w: Tensor): Tensor {
   if (!fastPath) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-  // w is a long-lived constant (a frozen weight), so the closure is safe.
+  // w is a long-lived constant (a frozen weight), so the closure is safe. Its transpose is kept
+  // too: a fresh one every backward pass would also miss XNNPACK's packed-weight cache.
   return customGrad((xi: Tensor) => ({
     value: tf.matMul(xi as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: Tensor) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(w) as tf.Tensor2D)],
+    gradFunc: (dy: Tensor) => [tf.matMul(dy as tf.Tensor2D, transposedOf(w) as tf.Tensor2D)],
   }))(x);
 }
 
