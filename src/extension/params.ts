@@ -4,7 +4,7 @@
 // Adapt Model and the Layers view are the ones the trainer reports in its "started" event
 // (test/e2e/params.test.ts checks both against each other).
 import { AdaptConfig } from '../protocol/config';
-import { globToRegExp, layerOf, selects } from '../engine/train/paths';
+import { globToRegExp, layerOf, selectLoraTargets, selects } from '../engine/train/paths';
 
 export { globToRegExp, layerOf };
 
@@ -81,27 +81,7 @@ export function linearModules(info: ModelInfo): string[] {
 
 /** LoRA target paths for `targetModules` / `layers`, with methods.ts' errors. */
 export function loraTargets(info: ModelInfo, targets: string[] | 'all-linear', layers?: number[]): string[] {
-  const all = linearModules(info).filter((p) => p !== HEAD_NAME);
-  let chosen: string[];
-  if (targets === 'all-linear') chosen = all;
-  else {
-    chosen = [];
-    for (const t of targets) {
-      const hits = /[*?]/.test(t) ? all.filter((p) => globToRegExp(t).test(p)) : all.filter((p) => p === t || p.endsWith(`.${t}`));
-      if (hits.length === 0) {
-        const names = [...new Set(all.map((p) => p.split('.').pop()))].join(', ');
-        throw new Error(`LoRA target "${t}" matches no linear module (this model has: ${names})`);
-      }
-      chosen.push(...hits);
-    }
-  }
-  if (layers && layers.length) {
-    const L = info.config.layers;
-    const bad = layers.filter((l) => l < 0 || l >= L);
-    if (bad.length) throw new Error(`LoRA layers ${bad.join(', ')} are out of range (the model has ${L} blocks, 0–${L - 1})`);
-    chosen = chosen.filter((p) => layers.includes(layerOf(p) ?? -1));
-  }
-  return [...new Set(chosen)];
+  return selectLoraTargets(linearModules(info).filter((p) => p !== HEAD_NAME), info.config.layers, targets, layers);
 }
 
 /** A (in × r) plus B (r × out): rank × (in + out), whatever the weight's layout. */

@@ -8,7 +8,7 @@ import { addLora } from '../model/lora';
 import { linearModules } from '../model/modules';
 import { Rng } from '../random';
 import { TrainParam } from './optimizer';
-import { globToRegExp, layerOf, selects } from './paths';
+import { globToRegExp, layerOf, selectLoraTargets, selects } from './paths';
 
 export { globToRegExp, layerOf };
 
@@ -18,26 +18,8 @@ function isBiasOrNorm(s: ParamSpec): boolean {
 
 /** LoRA target paths for a config entry: `all-linear`, name suffixes (`q_proj`) or globs. */
 export function loraTargets(model: CausalLM, targets: string[] | 'all-linear', layers?: number[]): string[] {
-  const all = linearModules(model.specs).filter((p) => p !== model.family.headName);
-  let chosen: string[];
-  if (targets === 'all-linear') chosen = all;
-  else {
-    chosen = [];
-    for (const t of targets) {
-      const hits = /[*?]/.test(t) ? all.filter((p) => globToRegExp(t).test(p)) : all.filter((p) => p === t || p.endsWith(`.${t}`));
-      if (hits.length === 0) {
-        const names = [...new Set(all.map((p) => p.split('.').pop()))].join(', ');
-        throw new Error(`LoRA target "${t}" matches no linear module (this model has: ${names})`);
-      }
-      chosen.push(...hits);
-    }
-  }
-  if (layers && layers.length) {
-    const bad = layers.filter((l) => l < 0 || l >= model.config.layers);
-    if (bad.length) throw new Error(`LoRA layers ${bad.join(', ')} are out of range (the model has ${model.config.layers} blocks, 0–${model.config.layers - 1})`);
-    chosen = chosen.filter((p) => layers.includes(layerOf(p) ?? -1));
-  }
-  return [...new Set(chosen)];
+  const linear = linearModules(model.specs).filter((p) => p !== model.family.headName);
+  return selectLoraTargets(linear, model.config.layers, targets, layers);
 }
 
 export interface AdaptOptions {
