@@ -7,7 +7,8 @@ import { initModel } from '../src/engine/model/init';
 import { CausalLM } from '../src/engine/model/model';
 import { applyAdapt } from '../src/engine/train/methods';
 import { AdamW, TrainParam } from '../src/engine/train/optimizer';
-import { microStep } from '../src/engine/train/step';
+import { accumulateGrads } from '../src/engine/train/step';
+import { PackedBatch } from '../src/engine/train/data';
 import { Rng } from '../src/engine/random';
 import { adaptFor, gpt2Config, Mode, Shape } from './shapes';
 import { median, min, max, round, mib, nowMs } from './stats';
@@ -15,14 +16,8 @@ import { profileStep, ProfileRecord } from './profile';
 
 export const LR = 3e-4;
 
-export interface BenchBatch {
-  ids: Int32Array;
-  labels: Int32Array;
-  weights: Float32Array;
-  batch: number;
-  length: number;
-  tokens: number;
-}
+/** The trainer's packed batch layout. */
+export type BenchBatch = PackedBatch;
 
 /** Random token sequences of ctx+1 tokens per row, as the torch script draws them. */
 export function randomBatch(shape: Shape, rng: Rng): BenchBatch {
@@ -85,25 +80,12 @@ export function setupTraining(shape: Shape, mode: Mode, microBatch = shape.batch
     method: adapt.method,
     step(batch, stepSeed) {
       const t0 = nowMs();
-      const grads = new Map<string, tf.Tensor>();
-      let loss = 0;
-      for (let from = 0; from < batch.batch; from += microBatch) {
-        const r = microStep(model, adapt.params, rows(batch, from, Math.min(batch.batch, from + microBatch)), batch.tokens, {
-          firstTrainableLayer: adapt.firstTrainableLayer,
-          dropout: 0,
-          embeddingNoise: 0,
-          seed: stepSeed * 101 + from,
-        });
-        loss += r.loss;
-        for (const [k, g] of r.grads) {
-          const prev = grads.get(k);
-          if (prev) {
-            grads.set(k, tf.add(prev, g));
-            prev.dispose();
-            g.dispose();
-          } else grads.set(k, g);
-        }
-      }
+      const micro: BenchBatch[] = [];
+      for (let from = 0; from < batch.batch; from += microBatch) micro.push(rows(batch, from, Math.min(batch.batch, from + microBatch)));
+      const { loss, grads } = accumulateGrads(model, adapt.params, micro, batch.tokens, {
+        firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0,
+        seedOf: (i) => stepSeed * 101 + i * microBatch,
+      });
       const t1 = nowMs();
       opt.step(grads, LR, { weightDecay: 0.01, l2sp: 0, gradClip: 1 });
       tf.dispose([...grads.values()]);

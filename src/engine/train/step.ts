@@ -52,6 +52,28 @@ export function microStep(model: CausalLM, params: TrainParam[], batch: PackedBa
   }
 }
 
+/**
+ * One optimisation step's gradients over its micro-batches (gradient accumulation): the sum of
+ * each micro-batch's loss and gradients, every loss normalised by the whole step's label count.
+ */
+export function accumulateGrads(model: CausalLM, params: TrainParam[], micro: PackedBatch[], labelTotal: number, o: Omit<StepOptions, 'seed'> & { seedOf: (i: number) => number }): { loss: number; grads: Map<string, Tensor> } {
+  const grads = new Map<string, Tensor>();
+  let loss = 0;
+  micro.forEach((b, i) => {
+    const r = microStep(model, params, b, labelTotal, { ...o, seed: o.seedOf(i) });
+    loss += r.loss;
+    for (const [k, g] of r.grads) {
+      const prev = grads.get(k);
+      if (prev) {
+        grads.set(k, tf.add(prev, g));
+        prev.dispose();
+        g.dispose();
+      } else grads.set(k, g);
+    }
+  });
+  return { loss, grads };
+}
+
 export interface EvalMetrics {
   valLoss: number;
   perplexity: number;

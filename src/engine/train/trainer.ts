@@ -11,7 +11,7 @@ import { applyAdapt, loadTrainable, trainableTensors } from './methods';
 import { AdamW } from './optimizer';
 import { learningRate } from './schedule';
 import { loadDataset, makeBatches, packBatch, splitValidation, Example, PackedBatch } from './data';
-import { evaluateLoss, microStep } from './step';
+import { accumulateGrads, evaluateLoss } from './step';
 import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
 import { createRun, openRun, RunHandle } from '../runs/store';
@@ -176,22 +176,10 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       const micro = batches.slice(within * t.gradAccumulation, (within + 1) * t.gradAccumulation).map((b) => packBatch(b, pad));
       const labelTotal = micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0);
       const t0 = performance.now();
-      const grads = new Map<string, tf.Tensor>();
-      let loss = 0;
-      for (let i = 0; i < micro.length; i++) {
-        const r = microStep(model, adapted.params, micro[i], Math.max(1, labelTotal), {
-          firstTrainableLayer: adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise, seed: config.seed * 100003 + (step + 1) * 101 + i,
-        });
-        loss += r.loss;
-        for (const [k, g] of r.grads) {
-          const prev = grads.get(k);
-          if (prev) {
-            grads.set(k, tf.add(prev, g));
-            prev.dispose();
-            g.dispose();
-          } else grads.set(k, g);
-        }
-      }
+      const { loss, grads } = accumulateGrads(model, adapted.params, micro, Math.max(1, labelTotal), {
+        firstTrainableLayer: adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise,
+        seedOf: (i) => config.seed * 100003 + (step + 1) * 101 + i,
+      });
       if (!Number.isFinite(loss)) {
         tf.dispose([...grads.values()]);
         throw Object.assign(new Error(`loss became ${loss} at step ${step + 1}`), { nonFinite: true });
