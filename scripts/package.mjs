@@ -7,7 +7,7 @@
 // and runs the packaged CLI from a temporary copy with no node_modules in reach.
 //   --out FILE   where to write the .vsix (default: adapt-lab-<version>.vsix here)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,15 +97,22 @@ const REQUIRED = [
   'extension/samples/probe.txt',
 ];
 
+/** The programs this build wrote (dist/*.js newer than `since`) but the bench: the extension may start any of them. */
+function builtPrograms(since) {
+  return readdirSync(join(ROOT, 'dist'))
+    .filter((f) => f.endsWith('.js') && f !== 'bench.js' && statSync(join(ROOT, 'dist', f)).mtimeMs >= since)
+    .map((f) => `extension/dist/${f}`);
+}
+
 /** Checks the entries; returns the problems, one line each. */
-export function checkEntries(names) {
+export function checkEntries(names, required = REQUIRED) {
   const problems = [];
   for (const n of names) {
     const bad = FORBIDDEN.find(([re]) => re.test(n));
     if (bad) problems.push(`${n} should not be in the package (${bad[1]})`);
   }
   const have = new Set(names);
-  for (const r of REQUIRED) if (!have.has(r)) problems.push(`${r} is missing`);
+  for (const r of new Set(required)) if (!have.has(r)) problems.push(`${r} is missing${r.startsWith('extension/dist/') ? ' (a new bundle needs its line in .vscodeignore)' : ''}`);
   return problems;
 }
 
@@ -125,12 +132,12 @@ function summary(entries, fileSize) {
   for (const [k, g] of [...groups].sort()) console.log(`  ${k.padEnd(40)} ${String(g.files).padStart(3)} file${g.files === 1 ? ' ' : 's'} ${(g.bytes / 1024).toFixed(1).padStart(9)} KB`);
 }
 
-/** Unpacks the extension's CLI, wasm and model into a temp folder and generates a few tokens there. */
+/** Unpacks the extension's programs, wasm and model into a temp folder and generates a few tokens there. */
 function smokeTest(buf, entries) {
   const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-vsix-'));
   try {
     for (const e of entries) {
-      if (!/^extension\/(dist\/cli\.js|dist\/wasm\/|models\/adapt-lab-tiny\/)/.test(e.name)) continue;
+      if (!/^extension\/(dist\/[^/]+\.js$|dist\/wasm\/|models\/adapt-lab-tiny\/)/.test(e.name)) continue;
       const to = join(dir, e.name);
       mkdirSync(dirname(to), { recursive: true });
       writeFileSync(to, entryData(buf, e));
@@ -149,14 +156,16 @@ function smokeTest(buf, entries) {
   }
 }
 
+const buildStart = Date.now() - 1000;
 run('npm run build', ['scripts/build.mjs']);
 rmSync(OUT, { force: true });
+mkdirSync(dirname(OUT), { recursive: true });
 const vsce = join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
 run('vsce package', [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--out', OUT]);
 const buf = readFileSync(OUT);
 const entries = zipEntries(buf).filter((e) => !e.name.endsWith('/'));
 summary(entries, statSync(OUT).size);
-const problems = checkEntries(entries.map((e) => e.name));
+const problems = checkEntries(entries.map((e) => e.name), [...REQUIRED, ...builtPrograms(buildStart)]);
 if (problems.length) fail(`the package is wrong:\n  ${problems.join('\n  ')}`);
 smokeTest(buf, entries);
 console.log(`package: ${OUT} is good`);
