@@ -41,6 +41,30 @@ function runsDirOf(folder: vscode.WorkspaceFolder): string {
   return runsDirs()[vscode.workspace.workspaceFolders!.indexOf(folder)] ?? join(folder.uri.fsPath, '.adapt-lab', 'runs');
 }
 
+/** A command whose errors become notifications (with Open Log) instead of silent failures. */
+export function registerGuarded(id: string, fn: (...args: any[]) => unknown, log: vscode.OutputChannel): vscode.Disposable {
+  return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      if (e instanceof vscode.CancellationError) return undefined;
+      void showError((e as Error).message ?? String(e), log);
+      return undefined;
+    }
+  });
+}
+
+/** What Evaluate Run adds to `adapt-lab eval` when called from code (the demo, tests). */
+export interface EvaluateOptions {
+  /** A text file for the forgetting check (`--probe`). */
+  probe?: string;
+  maxTokens?: number;
+  /** Sampled answers per case for the stability figure (`--samples`). */
+  samples?: number;
+  /** False: no "evaluated" notification (the caller tells the user). */
+  notify?: boolean;
+}
+
 export class Commands {
   constructor(private readonly s: Services) {}
 
@@ -50,15 +74,7 @@ export class Commands {
 
   /** Registers every command; errors become notifications instead of silent failures. */
   register(): vscode.Disposable[] {
-    const c = (id: string, fn: (...args: any[]) => unknown) => vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        return await fn(...args);
-      } catch (e) {
-        if (e instanceof vscode.CancellationError) return undefined;
-        void showError((e as Error).message ?? String(e), this.s.log);
-        return undefined;
-      }
-    });
+    const c = (id: string, fn: (...args: any[]) => unknown) => registerGuarded(id, fn, this.s.log);
     return [
       c('adaptLab.adaptModel', () => this.adaptModel()),
       c('adaptLab.adaptFromConfig', (uri?: vscode.Uri) => this.adaptFromConfig(uri)),
@@ -69,7 +85,7 @@ export class Commands {
       c('adaptLab.openInMonitor', (a?: RunArg) => this.openInMonitor(a)),
       c('adaptLab.compareRuns', (a?: RunArg | (RunNode | string)[], all?: RunNode[]) => this.compare(a, all)),
       c('adaptLab.exportRun', (a?: RunArg, format?: string, out?: string) => this.exportRun(a, format, out)),
-      c('adaptLab.evaluateRun', (a?: RunArg, prompts?: string) => this.evaluateRun(a, prompts)),
+      c('adaptLab.evaluateRun', (a?: RunArg, prompts?: string, options?: EvaluateOptions) => this.evaluateRun(a, prompts, options)),
       c('adaptLab.revealRun', (a?: RunArg) => this.revealRun(a)),
       c('adaptLab.deleteRun', (a?: RunArg) => this.deleteRun(a)),
       c('adaptLab.refreshRuns', () => this.s.runs.refresh(0)),
@@ -307,7 +323,7 @@ export class Commands {
   }
 
   /** Evaluate Run…; `promptsFile` (for scripts and tests) skips the question. Writes <run>/eval.json. */
-  async evaluateRun(arg: RunArg, promptsFile?: string): Promise<string | undefined> {
+  async evaluateRun(arg: RunArg, promptsFile?: string, options: EvaluateOptions = {}): Promise<string | undefined> {
     const node = await this.resolveRun(arg, (n) => n.record.status !== 'running', 'Which run to evaluate?');
     if (!node) return undefined;
     let picked: { path: string } | undefined = promptsFile ? { path: promptsFile } : undefined;
@@ -317,8 +333,13 @@ export class Commands {
       picked = await pickOne(files.map((u) => ({ label: `$(checklist) ${basename(u.fsPath)}`, description: vscode.workspace.asRelativePath(dirname(u.fsPath), true), path: u.fsPath })), { title: `Evaluate "${node.record.name}"`, placeholder: 'Which prompts?' });
     }
     if (!picked) return undefined;
-    await this.runCliWithProgress(`Evaluating "${node.record.name}" on ${basename(picked.path)}…`, ['eval', '--model', node.record.config.model, '--adapter', node.runDir, '--prompts', picked.path], !promptsFile, [picked.path]);
+    const args = ['eval', '--model', node.record.config.model, '--adapter', node.runDir, '--prompts', picked.path];
+    if (options.probe) args.push('--probe', options.probe);
+    if (options.maxTokens !== undefined) args.push('--max-tokens', String(options.maxTokens));
+    if (options.samples !== undefined) args.push('--samples', String(options.samples));
+    await this.runCliWithProgress(`Evaluating "${node.record.name}" on ${basename(picked.path)}…`, args, !promptsFile, [picked.path, ...(options.probe ? [options.probe] : [])]);
     this.s.runs.refresh(0);
+    if (options.notify === false) return join(node.runDir, 'eval.json');
     void vscode.window.showInformationMessage(`Adapt Lab: evaluated "${node.record.name}" on ${basename(picked.path)}.`, 'Show Results', 'Compare Runs').then((a) => {
       if (a === 'Show Results') this.s.log.show(true);
       if (a === 'Compare Runs') void vscode.commands.executeCommand('adaptLab.compareRuns', node);

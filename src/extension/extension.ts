@@ -3,13 +3,14 @@
 import * as vscode from 'vscode';
 import { MonitorViewProvider } from './monitor/provider';
 import { ModelInspector, runtime } from './cli';
-import { Commands } from './commands';
+import { Commands, registerGuarded } from './commands';
 import { LayersTreeProvider } from './layers';
 import { InspectNode } from './params';
 import { RunNode, runsDirs, RunsTreeProvider } from './runs';
 import { RunStatusBar } from './statusBar';
 import { RunSession, TrainerManager } from './trainer';
 import { PromptFeatures, registerPromptFeatures } from './prompts';
+import { Walkthrough } from './walkthrough';
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
@@ -25,6 +26,8 @@ export interface AdaptLabApi {
   log: vscode.OutputChannel;
   /** Inline prompt evaluation, the active run and the Test Explorer cases. */
   prompts: PromptFeatures;
+  /** The Get Started walkthrough's Open Samples and Run Demo. */
+  walkthrough: Walkthrough;
 }
 
 export function activate(context: vscode.ExtensionContext): AdaptLabApi {
@@ -91,9 +94,15 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
     else void vscode.commands.executeCommand('adaptLab.chooseActiveRun');
   }));
 
+  const walkthrough = new Walkthrough(context, commands, (runDir) => prompts.setActiveRun(runDir));
+  subs.push(
+    registerGuarded('adaptLab.openSamples', (only?: string) => walkthrough.openSamples(typeof only === 'string' ? only : undefined), log),
+    registerGuarded('adaptLab.runDemo', () => walkthrough.runDemo(), log),
+  );
+
   return {
     startRun: (config, baseDir) => commands!.startRun(config, baseDir),
-    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts,
+    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough,
   };
 }
 

@@ -46,6 +46,8 @@ export class PromptEvaluator {
     private readonly activeRun: ActiveRun,
     private readonly results: ResultStore,
     private readonly state: vscode.Memento,
+    /** The models shipped inside the extension, offered first. */
+    private readonly embedded: () => string[] = () => [],
   ) {}
 
   /**
@@ -62,7 +64,7 @@ export class PromptEvaluator {
     return ask ? this.chooseBaseModel() : undefined;
   }
 
-  /** A quick pick of adaptLab.extraModels and the base models of the workspace's runs, or Browse…. */
+  /** A quick pick of the embedded model, adaptLab.extraModels and the base models of the workspace's runs, or Browse…. */
   async chooseBaseModel(): Promise<string | undefined> {
     type Item = vscode.QuickPickItem & { path?: string; browse?: boolean };
     const seen = new Set<string>();
@@ -72,6 +74,7 @@ export class PromptEvaluator {
       seen.add(p);
       items.push({ label: `$(file-binary) ${basename(p)}`, description, detail: p, path: p });
     };
+    for (const p of this.embedded()) add(p, 'embedded');
     for (const p of vscode.workspace.getConfiguration('adaptLab').get<string[]>('extraModels') ?? []) if (typeof p === 'string' && p.trim()) add(resolveSettingPath(p.trim()), 'adaptLab.extraModels');
     const remembered = this.state.get<string>(BASE_MODEL_KEY);
     if (remembered) add(remembered, 'last used');

@@ -4,6 +4,7 @@
 // worker process (`adapt-lab worker`), started on the first evaluation.
 import { fork } from 'node:child_process';
 import * as vscode from 'vscode';
+import { embeddedModels } from '../pickers';
 import { ActiveRun, CHOOSE_RUN_COMMAND } from './activeRun';
 import { PROMPTS_GLOB } from './cases';
 import { PromptCodeLensProvider, RUN_CASE_COMMAND } from './codeLens';
@@ -83,7 +84,7 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
 
   const activeRun = new ActiveRun(context.workspaceState, deps.runsDir);
   const results = new ResultStore();
-  const evaluator = new PromptEvaluator(worker, activeRun, results, context.workspaceState);
+  const evaluator = new PromptEvaluator(worker, activeRun, results, context.workspaceState, () => embeddedModels(deps.extensionUri.fsPath));
   const diagnostics = new PromptDiagnostics();
   const lenses = new PromptCodeLensProvider(activeRun);
   const maxTokens = () => Math.max(1, Math.floor(vscode.workspace.getConfiguration('adaptLab').get<number>('prompts.maxTokens') ?? 16));

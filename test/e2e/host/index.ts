@@ -13,11 +13,13 @@ export function run(): Promise<void> {
   const m = require(join(REPO, 'node_modules', 'mocha'));
   // mocha 12 is an ES module: require() gives its namespace under Node 20, the class under Node 24.
   const Mocha: MochaCtor = typeof m === 'function' ? m : m.default ?? m.Mocha;
-  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
+  // E2E_GREP (inherited through code-server's environment) runs only the matching tests.
+  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec', grep: process.env.E2E_GREP });
   mocha.suite.emit('pre-require', globalThis, 'host', mocha);
   require('./layers.spec');
   require('./runs.spec');
   require('../prompts/host.spec');
+  require('./walkthrough.spec');
   const results: { title: string; state: string; ms: number; error?: string }[] = [];
   return new Promise((res, rej) => {
     const runner = mocha.run((failures) => {
