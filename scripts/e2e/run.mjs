@@ -1,6 +1,7 @@
 // `npm run test:e2e`: builds the extension (the normal build) and the e2e bundles, then runs
 // the end-to-end tests against code-server + Chromium installed by scripts/e2e/setup.sh.
-// Installs nothing. E2E_ONLY=host|ui runs one half.
+// Installs nothing. E2E_ONLY=host|ui|install runs one part (install: the packaged .vsix);
+// E2E_GREP=text runs only the tests whose title contains it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -1,7 +1,7 @@
 // The end-to-end harness (Node 20 side): a real VS Code (code-server, which needs Node 24) on
 // 127.0.0.1 with a fresh user-data folder, driven by Debian's Chromium through playwright-core.
 // The tools come from scripts/e2e/setup.sh (.tools/); nothing is installed here.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -107,7 +107,7 @@ export async function startCodeServer(workspace: string, root: string, settings:
   const userData = join(root, 'user-data');
   mkdirSync(join(userData, 'User'), { recursive: true });
   mkdirSync(join(userData, 'Machine'), { recursive: true });
-  mkdirSync(join(root, 'extensions'), { recursive: true });
+  mkdirSync(extensionsDir(root), { recursive: true });
   mkdirSync(join(root, 'xdg-config'), { recursive: true });
   mkdirSync(join(root, 'xdg-data'), { recursive: true });
   writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
@@ -132,7 +132,7 @@ export async function startCodeServer(workspace: string, root: string, settings:
   let log = '';
   const child = spawn(t.node24, [
     t.codeServer, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', join(root, 'extensions'),
+    '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extensionsDir(root),
     '--vscode-option', 'enable-smoke-test-driver', workspace,
   ], {
     detached: true, // its own process group: stop() ends code-server and everything it started
@@ -171,11 +171,34 @@ export async function startCodeServer(workspace: string, root: string, settings:
   return { port, url, root, workspace, child, log: () => log, stop };
 }
 
-/** The workbench URL for `folder`, loading this repository as the extension under development. */
-export function workbenchUrl(cs: CodeServer, extra: [string, string][] = []): string {
+/**
+ * The workbench URL for `folder`, loading this repository as the extension under development
+ * (`development: false`: only the extensions installed in the extensions folder).
+ */
+export function workbenchUrl(cs: CodeServer, extra: [string, string][] = [], opts: { development?: boolean } = {}): string {
   const remote = (p: string) => `vscode-remote://127.0.0.1:${cs.port}${p}`;
-  const payload: [string, string][] = [['extensionDevelopmentPath', remote(REPO)], ...extra.map(([k, v]) => [k, k.endsWith('Path') ? remote(v) : v] as [string, string])];
-  return `${cs.url}/?folder=${encodeURIComponent(cs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const payload: [string, string][] = [
+    ...(opts.development === false ? [] : [['extensionDevelopmentPath', remote(REPO)] as [string, string]]),
+    ...extra.map(([k, v]) => [k, k.endsWith('Path') ? remote(v) : v] as [string, string]),
+  ];
+  return `${cs.url}/?folder=${encodeURIComponent(cs.workspace)}${payload.length ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''}`;
+}
+
+/** The extensions folder startCodeServer(…, root) uses. */
+export const extensionsDir = (root: string) => join(root, 'extensions');
+
+/**
+ * code-server's command line on the folders startCodeServer(…, root) uses (`--install-extension
+ * X.vsix`, `--list-extensions`): exit status and output (stdout and stderr together).
+ */
+export function codeServerCli(root: string, args: string[], timeoutMs = 120_000): { status: number | null; output: string } {
+  const t = tools();
+  for (const d of ['xdg-config', 'xdg-data']) mkdirSync(join(root, d), { recursive: true });
+  const r = spawnSync(t.node24, [t.codeServer, '--user-data-dir', join(root, 'user-data'), '--extensions-dir', extensionsDir(root), ...args], {
+    encoding: 'utf8', timeout: timeoutMs,
+    env: { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg-config'), XDG_DATA_HOME: join(root, 'xdg-data'), HOME: process.env.HOME ?? root },
+  });
+  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `\n${r.error.message}` : ''}` };
 }
 
 export async function launchBrowser(): Promise<Browser> {

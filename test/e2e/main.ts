@@ -1,6 +1,7 @@
 // `npm run test:e2e` (after scripts/e2e/run.mjs has built everything): (a) the extension-host
-// suite inside code-server, (b) the UI suite driving code-server in Chromium. Prints every test
-// with its time; the exit status is the number of failures (capped).
+// suite inside code-server, (b) the UI suite driving code-server in Chromium, (c) the packaged
+// .vsix installed into code-server and driven the same way. E2E_ONLY=host|ui|install runs one.
+// Prints every test with its time; the exit status is the number of failures (capped).
 import { existsSync, mkdirSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser, REPO, RESULTS, screenshotPath, startCodeServer, tempRoot, workbenchUrl } from './harness';
@@ -46,15 +47,23 @@ async function hostSuite(): Promise<Result[]> {
   return r.results;
 }
 
-function uiSuite(): Promise<Result[]> {
+/** The UI specs (they run under this Node, driving Chromium); each `require` runs on its own. */
+const UI_SPECS = {
+  ui: () => {
+    require('./ui/workbench.spec');
+    require('./prompts/ui.spec');
+  },
+  install: () => require('./ui/installed.spec'),
+};
+
+function uiSuite(load: () => void): Promise<Result[]> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const m = require('mocha');
   // mocha 12 is an ES module: require() gives its namespace under Node 20, the class under Node 24.
   const Mocha: MochaCtor = typeof m === 'function' ? m : m.default ?? m.Mocha;
   const mocha = new Mocha({ ui: 'bdd', timeout: 180_000, reporter: 'spec', bail: false, grep: process.env.E2E_GREP });
   mocha.suite.emit('pre-require', globalThis, 'ui', mocha);
-  require('./ui/workbench.spec');
-  require('./prompts/ui.spec');
+  load();
   const results: Result[] = [];
   return new Promise((res) => {
     const runner = mocha.run(() => res(results));
@@ -66,10 +75,10 @@ function uiSuite(): Promise<Result[]> {
 async function main(): Promise<number> {
   mkdirSync(RESULTS, { recursive: true });
   for (const f of readdirSync(RESULTS)) if (f.startsWith('ui-failed-')) rmSync(join(RESULTS, f));
-  const only = process.env.E2E_ONLY; // "host" or "ui"
+  const only = process.env.E2E_ONLY; // "host", "ui" or "install"
   const all: Result[] = [];
   const t0 = Date.now();
-  if (only !== 'ui') {
+  if (!only || only === 'host') {
     console.log('(a) extension-host tests (mocha inside code-server\'s extension host)');
     const host = await hostSuite();
     for (const r of host) {
@@ -78,10 +87,15 @@ async function main(): Promise<number> {
     }
     all.push(...host.map((r) => ({ ...r, title: `host: ${r.title}` })));
   }
-  if (only !== 'host') {
+  if (!only || only === 'ui') {
     console.log('\n(b) UI tests (code-server in headless Chromium)');
-    const ui = await uiSuite();
+    const ui = await uiSuite(UI_SPECS.ui);
     all.push(...ui.map((r) => ({ ...r, title: `ui: ${r.title}` })));
+  }
+  if (!only || only === 'install') {
+    console.log('\n(c) the packaged .vsix, installed into code-server (headless Chromium)');
+    const inst = await uiSuite(UI_SPECS.install);
+    all.push(...inst.map((r) => ({ ...r, title: `install: ${r.title}` })));
   }
   const failed = all.filter((r) => r.state !== 'passed');
   writeFileSync(join(RESULTS, 'summary.json'), JSON.stringify({ seconds: Math.round((Date.now() - t0) / 1000), results: all }, null, 2));

@@ -5,10 +5,11 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Browser, Frame, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
 import {
   CodeServer, launchBrowser, moodWorkspace, openWorkbench, screenshotPath, sleep, startCodeServer, STORIES, tempRoot, waitFor, workbenchUrl,
 } from '../harness';
+import { driver } from './driver';
 
 let cs: CodeServer;
 let browser: Browser;
@@ -23,56 +24,7 @@ function runRecords(): { id: string; name: string; status: string; dir: string }
 
 const quickInput = () => page.locator('.quick-input-widget');
 const rows = () => page.locator('.quick-input-widget .monaco-list-row');
-
-/** F1, the command's title, Enter on exactly that row; retried while the extension's commands load. */
-async function runCommand(title: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    await page.keyboard.press('Escape');
-    await page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill(`>${title}`);
-    const row = rows().filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
-    try {
-      await row.waitFor({ state: 'visible', timeout: 5_000 });
-      await row.click();
-      return;
-    } catch (e) {
-      if (attempt >= 8) throw new Error(`command "${title}" not in the palette after ${attempt} tries: ${(e as Error).message}`);
-      await sleep(2_000);
-    }
-  }
-}
-
-/** Clicks the quick-pick row containing `text`. */
-async function pick(text: string | RegExp, timeout = 60_000): Promise<void> {
-  const row = rows().filter({ hasText: text }).first();
-  await row.waitFor({ state: 'visible', timeout });
-  await row.click();
-}
-
-/** Waits for an input box whose prompt contains `prompt`, types `value` (when given) and accepts. */
-async function answer(prompt: string, value?: string): Promise<void> {
-  await quickInput().getByText(prompt).first().waitFor({ state: 'visible', timeout: 30_000 });
-  const input = page.locator('.quick-input-widget input');
-  if (value !== undefined) await input.fill(value);
-  await input.press('Enter');
-}
-
-/** The (nested) webview frame that contains `selector`. */
-async function frameWith(selector: string, timeout = 60_000): Promise<Frame> {
-  return waitFor(`a webview with ${selector}`, async () => {
-    for (const f of page.frames()) {
-      if (await f.$(selector).catch(() => null)) return f;
-    }
-    return undefined;
-  }, timeout, 500);
-}
-
-async function dataNumber(frame: Frame, selector: string, key: string): Promise<number> {
-  return frame.$eval(selector, (el, k) => Number((el as HTMLElement).dataset[k] ?? 0), key);
-}
+const { runCommand, pick, answer, frameWith, dataNumber } = driver(() => page);
 
 describe('Adapt Lab in code-server (Chromium)', function () {
   this.timeout(180_000);
