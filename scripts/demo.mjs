@@ -60,29 +60,6 @@ function runIds(runsDir) {
 
 const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
 
-/** With no `adapt-lab eval` in this build: greedy answers through `adapt-lab generate`, one process per case. */
-function fallbackEval(model, runDir) {
-  const cases = readFileSync(PROMPTS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-  const judge = (out, c) => (c.match === 'contains' ? out.trim().includes(c.expected.trim()) : out.trim() === c.expected.trim());
-  const score = (adapter) => {
-    let right = 0;
-    for (const c of cases) {
-      const args = ['generate', '--model', model, '--prompt', c.prompt, '--max-tokens', '8', '--temperature', '0', '--stop', '\n', ...(adapter ? ['--adapter', adapter] : [])];
-      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
-      if (r.status !== 0) fail(`adapt-lab generate failed: ${r.stderr}`);
-      const out = r.stdout.slice(c.prompt.length).replace(/\n$/, '');
-      if (judge(out, c)) right++;
-    }
-    return right / cases.length;
-  };
-  console.log(`(this build has no "adapt-lab eval": greedy answers of ${cases.length} cases with adapt-lab generate)`);
-  const base = score(undefined);
-  console.log(`base accuracy    ${pct(base)}`);
-  const adapted = score(runDir);
-  console.log(`adapted accuracy ${pct(adapted)}`);
-  return { base, adapted };
-}
-
 function main() {
   process.chdir(ROOT);
   ensureBuilt();
@@ -108,15 +85,9 @@ function main() {
   const runDir = join(runsDir, created[0]);
 
   title('evaluation: base against adapted');
-  const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout ?? '';
-  let acc;
-  if (/^\s+eval\b/m.test(help)) {
-    cli(['eval', '--model', rel(model), '--adapter', rel(runDir), '--prompts', rel(PROMPTS), '--probe', rel(PROBE), '--max-tokens', '8', '--samples', '2']);
-    const report = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
-    acc = { base: report.base.accuracy, adapted: report.adapted.accuracy, forgetting: report.forgetting };
-  } else {
-    acc = fallbackEval(rel(model), rel(runDir));
-  }
+  cli(['eval', '--model', rel(model), '--adapter', rel(runDir), '--prompts', rel(PROMPTS), '--probe', rel(PROBE), '--max-tokens', '8', '--samples', '2']);
+  const report = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
+  const acc = { base: report.base.accuracy, adapted: report.adapted.accuracy, forgetting: report.forgetting };
 
   title('export: the adapter in the Hugging Face PEFT layout');
   const peftDir = join(ROOT, '.adapt-lab', 'exports', `${created[0]}-peft`);
