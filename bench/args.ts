@@ -17,6 +17,8 @@ export interface BenchArgs {
   case?: string;
   /** Child mode: rows per micro-batch (gradients accumulated over the batch). */
   microBatch?: number;
+  /** Our threads per training step (the trainer's gradient pool; default 2, as torch's). */
+  threads?: number;
   /** Child mode: profile one more step after the timed ones. */
   profileStep: boolean;
   help: boolean;
@@ -35,6 +37,8 @@ export const USAGE = `usage: node dist/bench.js [options]
   --rounds R          rounds of ours-then-torch per training case and of the 124M generation
                       (default tiny 3, small 1, torch --infer 1; --quick 1; 1 when torch is absent)
   --micro-batch N     rows per micro-batch (default tiny 8, small 4: 8 rows exceed the 4 GiB wasm heap)
+  --threads N         our threads per training step: rows spread over worker threads, one wasm
+                      backend each (default 2, torch's default here; the op breakdown uses 1)
   --quick             fewer steps, tokens and repeats; small runs only lora (about 3 minutes)
   --shape tiny|small  only these shapes in train/torch/profile (repeatable or a comma list)
   --torch-threads N   pin torch's --threads (default 2, plus 1 when other processes are busy; faster kept)
@@ -104,6 +108,10 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--micro-batch':
         a.microBatch = int(value(i++, f), f);
         if (a.microBatch < 1) throw new Error('--micro-batch must be at least 1');
+        break;
+      case '--threads':
+        a.threads = int(value(i++, f), f);
+        if (a.threads < 1) throw new Error('--threads must be at least 1');
         break;
       case '--profile-step':
         a.profileStep = true;

@@ -24,6 +24,8 @@ import { benchPrompts } from './prompts';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
 
 const PROFILE_MODES: Mode[] = ['lora', 'full'];
+/** Our threads per training step by default: torch's recommended --threads here. */
+const DEFAULT_THREADS = 2;
 
 interface Plan {
   generation: boolean;
@@ -38,6 +40,7 @@ async function childMain(a: BenchArgs, rep: Reporter, backend: string): Promise<
     steps: a.steps ?? (a.quick ? shape.quick.steps : shape.steps),
     warmup: a.warmup ?? (a.quick ? shape.quick.warmup : shape.warmup),
     microBatch: Math.min(shape.batch, a.microBatch ?? shape.microBatch),
+    threads: a.threads ?? DEFAULT_THREADS,
     profile: a.profileStep,
     backend,
   });
@@ -149,7 +152,7 @@ interface CaseResult {
 }
 
 /** Runs one case in a child, halving the micro-batch when the wasm heap runs out. */
-function runChild(rep: Reporter, section: string, shape: Shape, mode: Mode, opts: { steps: number; warmup: number; microBatch: number; profile: boolean; backend: string }, micro: Map<string, number>): ChildResult & { microBatch: number } {
+function runChild(rep: Reporter, section: string, shape: Shape, mode: Mode, opts: { steps: number; warmup: number; microBatch: number; threads: number; profile: boolean; backend: string }, micro: Map<string, number>): ChildResult & { microBatch: number } {
   let mb = micro.get(shape.name) ?? opts.microBatch;
   for (;;) {
     const r = spawnTrainCase(shape, mode, { ...opts, microBatch: mb }, 20 * 60_000);
@@ -182,7 +185,7 @@ function trainSection(a: BenchArgs, rep: Reporter, backend: string, plan: Plan, 
       for (let r = 0; r < rounds; r++) {
         const profile = plan.profile && r === 0 && PROFILE_MODES.includes(mode) && !(a.quick && shape.name === 'small' && mode === 'full');
         rep.progress(`train ${shape.name}:${mode} round ${r + 1}/${rounds}: ours (${warmup} warmup + ${steps} steps${profile ? ' + 1 profiled' : ''})`);
-        const child = runChild(rep, 'train', shape, mode, { steps, warmup, microBatch, profile, backend }, micro);
+        const child = runChild(rep, 'train', shape, mode, { steps, warmup, microBatch, threads: a.threads ?? DEFAULT_THREADS, profile, backend }, micro);
         if (child.train) c.ours.push(child.train);
         if (child.profile) c.profile = child.profile;
         if (child.error) {
@@ -257,16 +260,16 @@ function emitCase(rep: Reporter, c: CaseResult, plan: Plan): void {
 function printTrainTables(rep: Reporter, results: CaseResult[], plan: Plan, torchOk: boolean): void {
   rep.print('\n== Training step (AdamW lr 3e-4; random tokens; each case in a fresh process; medians over all timed steps of all rounds) ==');
   rep.print(table(
-    ['shape', 'mode', 'trainable/total', 'micro', 'steps', 'step ms', 'tok/s', 'fwd+bwd ms', 'opt ms', 'loss first→last', 'peak RSS MiB', 'wasm heap MiB', 'tensors', 'load'],
+    ['shape', 'mode', 'trainable/total', 'micro', 'threads', 'steps', 'step ms', 'tok/s', 'fwd+bwd ms', 'opt ms', 'loss first→last', 'peak RSS MiB', 'wasm heap MiB', 'tensors', 'load'],
     results.filter((c) => c.ours.length).map((c) => {
       const o = c.ours[0];
-      return [o.shape, o.mode, `${fmt(o.trainableParams)}/${fmt(o.totalParams)}`, `${o.microBatch}×${o.batch / o.microBatch}`, `${o.steps}${(o.rounds ?? 1) > 1 ? ` (${o.rounds} rounds)` : ''}`, o.stepMsMedian, o.tokensPerSecond, o.fwdBwdMsMedian, o.optMsMedian, `${o.lossFirst.toFixed(3)}→${o.lossLast.toFixed(3)}`, o.peakRssMiB, o.wasmHeapMiB ?? '–', `${o.numTensorsBefore}→${o.numTensorsAfter}${o.leakedTensors ? ' LEAK' : ''}`, o.loadavg];
+      return [o.shape, o.mode, `${fmt(o.trainableParams)}/${fmt(o.totalParams)}`, `${o.microBatch}×${Math.ceil(o.batch / (o.microBatch * (o.threads ?? 1)))}`, o.threads ?? 1, `${o.steps}${(o.rounds ?? 1) > 1 ? ` (${o.rounds} rounds)` : ''}`, o.stepMsMedian, o.tokensPerSecond, o.fwdBwdMsMedian, o.optMsMedian, `${o.lossFirst.toFixed(3)}→${o.lossLast.toFixed(3)}`, o.peakRssMiB, o.wasmHeapMiB ?? '–', `${o.numTensorsBefore}→${o.numTensorsAfter}${o.leakedTensors ? ' LEAK' : ''}`, o.loadavg];
     }),
   ));
   for (const c of results) if (c.error && !c.ours.length) rep.print(`  ${c.shape.name}:${c.mode} failed: ${c.error}`);
   rep.print('modes: ' + MODES.map((m) => `${m}: ${MODE_NOTES[m]}`).join('; '));
   const smallMicro = results.find((c) => c.shape.name === 'small')?.ours[0]?.microBatch;
-  if (smallMicro && smallMicro < SHAPES.small.batch) rep.print(`small runs batch 8 as ${SHAPES.small.batch / smallMicro} micro-batches of ${smallMicro} with gradients summed: 8 rows in one pass exceed the wasm backend's 4 GiB heap (the process aborts).`);
+  if (smallMicro && smallMicro < SHAPES.small.batch) rep.print(`micro: rows per pass × passes per thread. small runs at most ${smallMicro} rows in one pass, gradients summed: 8 rows in one pass exceed a wasm backend's 4 GiB heap (the process aborts); with threads, each thread has its own heap.`);
   if (!torchOk) return;
   rep.print('\n== Side by side with PyTorch (torch_gpt_bench.py, OpenBLAS-OpenMP, tuned glibc; ours and torch alternate per round; medians) ==');
   rep.print(table(
@@ -296,7 +299,7 @@ function profileSection(a: BenchArgs, rep: Reporter, backend: string, fromTrain:
       let p = fromTrain?.find((c) => c.shape === shape && c.mode === mode)?.profile;
       if (!p && !(a.quick && shape.name === 'small' && mode === 'full')) {
         rep.progress(`profile ${shape.name}:${mode} (1 warmup + 1 profiled step)`);
-        const r = runChild(rep, 'profile', shape, mode, { steps: 0, warmup: 1, microBatch: Math.min(shape.batch, a.microBatch ?? shape.microBatch), profile: true, backend }, micro);
+        const r = runChild(rep, 'profile', shape, mode, { steps: 0, warmup: 1, microBatch: Math.min(shape.batch, a.microBatch ?? shape.microBatch), threads: 1, profile: true, backend }, micro);
         if (r.error) rep.warn('profile', `${shape.name}:${mode}: ${r.error}`);
         p = r.profile;
       }

@@ -1,6 +1,7 @@
 // Training-step throughput: one shape × mode per fresh child process (so the peak RSS belongs
 // to that case alone), a few warmup steps, then N timed steps; tokens/s = B·T / median step.
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { tf } from '../src/engine/tf';
 import { initModel } from '../src/engine/model/init';
@@ -8,6 +9,7 @@ import { CausalLM } from '../src/engine/model/model';
 import { applyAdapt } from '../src/engine/train/methods';
 import { AdamW, TrainParam } from '../src/engine/train/optimizer';
 import { accumulateGrads } from '../src/engine/train/step';
+import { GradientPool, sliceRows, startGradientPool } from '../src/engine/train/parallel';
 import { PackedBatch } from '../src/engine/train/data';
 import { Rng } from '../src/engine/random';
 import { adaptFor, gpt2Config, Mode, Shape } from './shapes';
@@ -43,33 +45,33 @@ export interface TrainSetup {
   trainable: number;
   total: number;
   method: string;
-  /** One full optimisation step (forward, backward, AdamW); returns the loss and phase times. */
-  step(batch: BenchBatch, seed: number): { loss: number; fwdBwdMs: number; optMs: number };
-  dispose(): void;
-}
-
-/** Rows [from, to) of a batch. */
-function rows(b: BenchBatch, from: number, to: number): BenchBatch {
-  const T = b.length;
-  return {
-    ids: b.ids.subarray(from * T, to * T),
-    labels: b.labels.subarray(from * T, to * T),
-    weights: b.weights.subarray(from * T, to * T),
-    batch: to - from,
-    length: T,
-    tokens: (to - from) * T,
-  };
+  /** Threads the step's rows are spread over (the trainer's gradient pool). */
+  threads: number;
+  /**
+   * One full optimisation step (forward, backward, AdamW); returns the loss and phase times.
+   * `single` runs it on this thread alone (for the op breakdown).
+   */
+  step(batch: BenchBatch, seed: number, single?: boolean): Promise<{ loss: number; fwdBwdMs: number; optMs: number }>;
+  dispose(): Promise<void>;
 }
 
 /**
  * One optimiser step over `batch`, in micro-batches of `microBatch` rows with the gradients
  * summed (as the trainer's gradient accumulation does), so the large shapes fit the 4 GiB heap.
  */
-export function setupTraining(shape: Shape, mode: Mode, microBatch = shape.batch, seed = 1234): TrainSetup {
-  const model = initModel(gpt2Config(shape), seed);
-  const adapt = applyAdapt(model, adaptFor(mode, shape.layers), { rng: new Rng(0), layerLrDecay: 1, l2sp: false });
+export async function setupTraining(shape: Shape, mode: Mode, o: { microBatch?: number; seed?: number; threads?: number; backend?: string; gradWorker?: string } = {}): Promise<TrainSetup> {
+  const microBatch = o.microBatch ?? shape.batch;
+  const threads = o.threads ?? 1;
+  const model = initModel(gpt2Config(shape), o.seed ?? 1234);
+  const adaptConfig = adaptFor(mode, shape.layers);
+  const adapt = applyAdapt(model, adaptConfig, { rng: new Rng(0), layerLrDecay: 1, l2sp: false });
   // torch's bench uses betas (0.9, 0.95) and weight decay 0.01.
   const opt = new AdamW(adapt.params, { beta1: 0.9, beta2: 0.95 });
+  let pool: GradientPool | undefined;
+  if (threads > 1) {
+    if (!o.gradWorker) throw new Error('--threads above 1 needs the gradient worker bundle (dist/grad-worker.js)');
+    pool = await startGradientPool({ threads, script: o.gradWorker, backend: o.backend ?? 'auto', model, params: adapt.params, adapt: adaptConfig, seed: 0, layerLrDecay: 1 });
+  }
   return {
     model,
     params: adapt.params,
@@ -78,21 +80,23 @@ export function setupTraining(shape: Shape, mode: Mode, microBatch = shape.batch
     trainable: adapt.trainable,
     total: adapt.total,
     method: adapt.method,
-    step(batch, stepSeed) {
+    threads,
+    async step(batch, stepSeed, single = false) {
       const t0 = nowMs();
       const micro: BenchBatch[] = [];
-      for (let from = 0; from < batch.batch; from += microBatch) micro.push(rows(batch, from, Math.min(batch.batch, from + microBatch)));
-      const { loss, grads } = accumulateGrads(model, adapt.params, micro, batch.tokens, {
-        firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0,
-        seedOf: (i) => stepSeed * 101 + i * microBatch,
-      });
+      // With a pool, every thread takes microBatch rows at a time.
+      const rowsPer = single ? microBatch : microBatch * threads;
+      for (let from = 0; from < batch.batch; from += rowsPer) micro.push(sliceRows(batch, from, Math.min(batch.batch, from + rowsPer)));
+      const o = { firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0, seedOf: (i: number) => stepSeed * 101 + i * microBatch };
+      const { loss, grads } = pool && !single ? await pool.grads(micro, batch.tokens, o) : accumulateGrads(model, adapt.params, micro, batch.tokens, o);
       const t1 = nowMs();
       opt.step(grads, LR, { weightDecay: 0.01, l2sp: 0, gradClip: 1 });
       tf.dispose([...grads.values()]);
       const t2 = nowMs();
       return { loss, fwdBwdMs: t1 - t0, optMs: t2 - t1 };
     },
-    dispose() {
+    async dispose() {
+      await pool?.dispose();
       opt.dispose();
       model.dispose();
     },
@@ -140,6 +144,8 @@ export interface TrainRecord {
   peakRssMiB: number;
   wasmHeapMiB?: number;
   microBatch: number;
+  /** Threads the rows of a step were spread over (the gradient pool). */
+  threads: number;
   /** 1-minute load average when the case started (2 CPUs here: above ~2 the figures are unreliable). */
   loadavg: number;
   rounds?: number;
@@ -150,6 +156,7 @@ export interface CaseOptions {
   steps: number;
   warmup: number;
   microBatch: number;
+  threads: number;
   /** After the timed steps, profile one more step. */
   profile: boolean;
   backend: string;
@@ -159,19 +166,19 @@ export interface CaseOptions {
 export async function runTrainCase(shape: Shape, mode: Mode, o: CaseOptions): Promise<{ train?: TrainRecord; profile?: ProfileRecord }> {
   const load = loadavg()[0];
   const t0 = nowMs();
-  const s = setupTraining(shape, mode, o.microBatch);
+  const s = await setupTraining(shape, mode, { microBatch: o.microBatch, threads: o.threads, backend: o.backend, gradWorker: join(__dirname, 'grad-worker.js') });
   const rng = new Rng(4321);
   const batches = Array.from({ length: o.warmup + o.steps + (o.profile ? 1 : 0) }, () => randomBatch(shape, rng));
   const setupMs = nowMs() - t0;
   const losses: number[] = [];
-  for (let i = 0; i < o.warmup; i++) losses.push(s.step(batches[i], i).loss);
+  for (let i = 0; i < o.warmup; i++) losses.push((await s.step(batches[i], i)).loss);
   const before = tf.memory().numTensors;
   const times: number[] = [];
   const fb: number[] = [];
   const op: number[] = [];
   for (let i = o.warmup; i < o.warmup + o.steps; i++) {
     const a = nowMs();
-    const r = s.step(batches[i], i);
+    const r = await s.step(batches[i], i);
     times.push(nowMs() - a);
     fb.push(r.fwdBwdMs);
     op.push(r.optMs);
@@ -195,6 +202,7 @@ export async function runTrainCase(shape: Shape, mode: Mode, o: CaseOptions): Pr
       vocab: shape.vocab,
       batch: shape.batch,
       microBatch: o.microBatch,
+      threads: s.threads,
       loadavg: round(load, 3),
       tokensPerStep: shape.batch * shape.ctx,
       warmup: o.warmup,
@@ -222,9 +230,9 @@ export async function runTrainCase(shape: Shape, mode: Mode, o: CaseOptions): Pr
   let profile: ProfileRecord | undefined;
   if (o.profile) {
     const b = batches[batches.length - 1];
-    profile = await profileStep(() => void s.step(b, 999), { shape: shape.name, mode, backend: o.backend, microBatch: o.microBatch });
+    profile = await profileStep(() => void s.step(b, 999, true), { shape: shape.name, mode, backend: o.backend, microBatch: o.microBatch });
   }
-  s.dispose();
+  await s.dispose();
   return { train, profile };
 }
 
@@ -242,7 +250,7 @@ export interface ChildResult {
 export function spawnTrainCase(shape: Shape, mode: Mode, o: CaseOptions, timeoutMs: number): ChildResult {
   const args = [
     ...process.execArgv, process.argv[1], '--only', 'train', '--case', `${shape.name}:${mode}`,
-    '--steps', String(o.steps), '--warmup', String(o.warmup), '--micro-batch', String(o.microBatch),
+    '--steps', String(o.steps), '--warmup', String(o.warmup), '--micro-batch', String(o.microBatch), '--threads', String(o.threads),
     '--backend', o.backend, '--json', ...(o.profile ? ['--profile-step'] : []),
   ];
   const t0 = nowMs();

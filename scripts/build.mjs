@@ -24,6 +24,8 @@ function findTests(dir) {
 const programs = [
   { entryPoints: { cli: 'src/trainer/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: { bench: 'bench/index.ts' }, outdir: 'dist' },
+  // The gradient pool's worker threads (src/engine/train/parallel.ts) run this bundle.
+  { entryPoints: { 'grad-worker': 'src/trainer/grad-worker.ts' }, outdir: 'dist' },
 ];
 if (existsSync('src/extension/extension.ts')) programs.push({ entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' });
 

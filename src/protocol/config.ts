@@ -36,6 +36,12 @@ export interface TrainingConfig {
   maxLength: number;
   evalEvery: number;
   checkpointEvery: number;
+  /**
+   * Threads per step on the wasm and cpu backends: each step's rows are split across worker
+   * threads, each with its own backend and a replica of the model (native TensorFlow backends
+   * use every core themselves and ignore this). Results are reproducible for a given count.
+   */
+  threads: number;
   earlyStopping?: { patience: number; minDelta?: number };
 }
 

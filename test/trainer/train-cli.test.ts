@@ -52,14 +52,15 @@ const steps = (events: TrainerEvent[]) => events.filter((e): e is StepEvent => e
 describe('adapt-lab train (process)', function () {
   this.timeout(300_000);
 
-  for (const backend of ['cpu', 'wasm']) it(`resumes after SIGKILL with exactly the losses of an uninterrupted run (${backend})`, async () => {
+  for (const [backend, threads] of [['cpu', 1], ['wasm', 1], ['wasm', 2]] as const) it(`resumes after SIGKILL with exactly the losses of an uninterrupted run (${backend}, ${threads} thread${threads > 1 ? 's' : ''})`, async () => {
     const task = moodTask(48);
-    const straight = await runJsonl([writeConfig(task.dir, { maxSteps: 8 }, {}, backend)]);
+    const straight = await runJsonl([writeConfig(task.dir, { maxSteps: 8, threads }, {}, backend)]);
     assert.equal(straight.code, 0, straight.stderr);
     const want = steps(straight.events).map((s) => s.loss);
     assert.equal(want.length, 8);
 
-    const cfg = writeConfig(task.dir, { maxSteps: 8 }, { name: 'killed' }, backend);
+    if (threads > 1) assert.ok(straight.events.some((e) => e.type === 'log' && e.message.startsWith(`training on ${threads} threads`)), 'the run says it trains on threads');
+    const cfg = writeConfig(task.dir, { maxSteps: 8, threads }, { name: 'killed' }, backend);
     let killedAt = 0;
     const first = await runJsonl([cfg], (e, kill) => {
       if (e.type === 'checkpoint' && e.step === 4 && !killedAt) {

@@ -13,7 +13,7 @@ export function config(over: { lr?: number; rank?: number; name?: string } = {})
     training: {
       epochs: 3, batchSize: 8, gradAccumulation: 1, learningRate: over.lr ?? 2e-4, schedule: 'cosine', warmupSteps: 20,
       weightDecay: 0.01, gradClip: 1, l2sp: 0, embeddingNoise: 0, dropout: 0, layerLrDecay: 1, maxLength: 256, evalEvery: 10,
-      checkpointEvery: 100,
+      checkpointEvery: 100, threads: 1,
     },
     seed: 1, backend: 'auto', runsDir: '.adapt-lab/runs', name: over.name ?? 'demo',
   };

@@ -25,6 +25,7 @@ export const DEFAULT_TRAINING: Readonly<TrainingConfig> = Object.freeze({
   maxLength: 256,
   evalEvery: 50,
   checkpointEvery: 100,
+  threads: 1,
 });
 
 export const DEFAULT_LORA: Readonly<Omit<LoraConfig, 'layers'>> = Object.freeze({
@@ -131,6 +132,7 @@ const SCHEMA: Obj = obj({
     maxLength: leaf(number('an integer of at least 2', (n) => n >= 2, true), { default: T.maxLength }),
     evalEvery: leaf(nonNegInt, { default: T.evalEvery }),
     checkpointEvery: leaf(nonNegInt, { default: T.checkpointEvery }),
+    threads: leaf(number('an integer from 1 to 64', (n) => n >= 1 && n <= 64, true), { default: T.threads }),
     earlyStopping: obj({
       patience: leaf(posInt, { required: 'evaluations without improvement before stopping' }),
       minDelta: leaf(nonNegNum),

@@ -12,6 +12,7 @@ import { AdamW } from './optimizer';
 import { learningRate } from './schedule';
 import { loadDataset, makeBatches, packBatch, splitValidation, Example, PackedBatch } from './data';
 import { accumulateGrads, evaluateLoss } from './step';
+import { GradientPool, startGradientPool } from './parallel';
 import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
 import { createRun, openRun, RunHandle } from '../runs/store';
@@ -24,6 +25,8 @@ export interface TrainOptions {
   control?: TrainerControl;
   emit?: (e: TrainerEvent) => void;
   who?: string;
+  /** The gradient pool's worker script (dist/grad-worker.js); without it training.threads is 1. */
+  gradWorker?: string;
 }
 
 const now = () => new Date().toISOString();
@@ -48,6 +51,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
   let run: RunHandle | undefined;
   let step = 0;
   let lastCheckpoint: string | undefined;
+  let pool: GradientPool | undefined;
   const pending: TrainerEvent[] = [];
   const emit = (e: TrainerEvent) => {
     if (run) run.appendEvent(e);
@@ -93,6 +97,13 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     }
     const optimizer = new AdamW(adapted.params);
     const pad = padId(tokenizer);
+    if (t.threads > 1) {
+      if (backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu') log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
+      else if (!opts.gradWorker) log(`training.threads ${t.threads}: this build has no gradient worker script; training on one thread`, 'warn');
+      else {
+        pool = await startGradientPool({ threads: t.threads, script: opts.gradWorker, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
+      }
+    }
 
     const microPerEpoch = Math.ceil(trainExamples.length / t.batchSize);
     const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / t.gradAccumulation));
@@ -134,6 +145,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       train: trainSet.stats, validation: valStats, totalSteps, stepsPerEpoch, resumedFrom,
     });
     log(`estimated peak memory ${formatBytes(mem.bytes)} (activations ${formatBytes(mem.activations)}, weights ${formatBytes(mem.weights)}, optimizer ${formatBytes(mem.optimizer)})`);
+    if (pool) log(`training on ${pool.threads} threads: the rows of each step are split across them, one ${backend.name} backend each`);
     log(`trainable ${adapted.trainable.toLocaleString('en-US')} of ${adapted.total.toLocaleString('en-US')} parameters (${((100 * adapted.trainable) / adapted.total).toFixed(2)}%): ${adapted.method}`);
     for (const w of trainSet.warnings ?? []) log(w, 'warn');
     if (valExamples.length === 0) log('no validation data: early stopping and best checkpoints are off', 'warn');
@@ -176,10 +188,13 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       const micro = batches.slice(within * t.gradAccumulation, (within + 1) * t.gradAccumulation).map((b) => packBatch(b, pad));
       const labelTotal = micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0);
       const t0 = performance.now();
-      const { loss, grads } = accumulateGrads(model, adapted.params, micro, Math.max(1, labelTotal), {
+      const stepOptions = {
         firstTrainableLayer: adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise,
-        seedOf: (i) => config.seed * 100003 + (step + 1) * 101 + i,
-      });
+        seedOf: (i: number) => config.seed * 100003 + (step + 1) * 101 + i,
+      };
+      const { loss, grads } = pool
+        ? await pool.grads(micro, Math.max(1, labelTotal), stepOptions)
+        : accumulateGrads(model, adapted.params, micro, Math.max(1, labelTotal), stepOptions);
       if (!Number.isFinite(loss)) {
         tf.dispose([...grads.values()]);
         throw Object.assign(new Error(`loss became ${loss} at step ${step + 1}`), { nonFinite: true });
@@ -204,6 +219,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     return finish({ type: 'finished', time: now(), step, reason: t.maxSteps ? 'max-steps' : 'epochs', bestValLoss: Number.isFinite(best) ? best : undefined });
 
     async function finish(e: EndEvent): Promise<EndEvent> {
+      await pool?.dispose();
       optimizer.dispose();
       model.dispose();
       // The end-of-run report comes before the end event, so a reader of the stream that
@@ -227,6 +243,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     const reason = isOutOfMemory(e)
       ? `out of memory at step ${step + 1} (${msg.split('\n')[0]}): lower training.batchSize or training.maxLength and raise gradAccumulation`
       : msg.split('\n')[0];
+    await pool?.dispose().catch(() => undefined);
     const ev: EndEvent = { type: 'failed', time: now(), step, reason, lastCheckpoint };
     if (!run) throw e; // nothing was started: a plain error (bad config, data, model)
     emit(ev);

@@ -1,6 +1,8 @@
 // `adapt-lab train CONFIG` / `--resume RUN_DIR`. Forked by the extension it talks over IPC
 // (events out, stop/pause/resume in); with --jsonl it prints one event per line; otherwise a
 // progress bar. SIGINT/SIGTERM stop after the current step, with a checkpoint.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from '../cli';
 import { loadRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
@@ -41,7 +43,9 @@ export async function trainCommand(args: string[]): Promise<number> {
     printer?.handle(e);
     if (e.type === 'paused' || e.type === 'resumed') return;
   };
-  const end = await train(config ?? ({} as never), { resumeDir: values.resume, control, emit });
+  // dist/grad-worker.js sits beside dist/cli.js: the worker threads of training.threads > 1.
+  const gradWorker = join(__dirname, 'grad-worker.js');
+  const end = await train(config ?? ({} as never), { resumeDir: values.resume, control, emit, gradWorker: existsSync(gradWorker) ? gradWorker : undefined });
   if (ipc) {
     process.removeAllListeners('message');
     process.removeAllListeners('disconnect');

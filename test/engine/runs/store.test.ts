@@ -17,7 +17,7 @@ const config = (name?: string): RunConfig => ({
   adapt: { lora: { rank: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] } },
   training: {
     epochs: 1, batchSize: 2, gradAccumulation: 1, learningRate: 1e-3, schedule: 'cosine', warmupSteps: 0, weightDecay: 0,
-    gradClip: 1, l2sp: 0, embeddingNoise: 0, dropout: 0, layerLrDecay: 1, maxLength: 128, evalEvery: 10, checkpointEvery: 10,
+    gradClip: 1, l2sp: 0, embeddingNoise: 0, dropout: 0, layerLrDecay: 1, maxLength: 128, evalEvery: 10, checkpointEvery: 10, threads: 1,
   },
   seed: 1,
   backend: 'cpu',
