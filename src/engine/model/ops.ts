@@ -67,9 +67,41 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   const lead = x.shape.slice(0, -1);
   const x2 = x.rank === 2 ? x : x.reshape([-1, x.shape[x.rank - 1]]);
   let y = isTrainable(w) ? matmul(x2, w) : matmulConst(x2, w);
-  if (bias) y = tf.add(y, bias);
+  if (bias) y = fastPath && isTrainable(bias) ? addBias(y, bias) : tf.add(y, bias);
   return x.rank === 2 ? y : y.reshape([...lead, w.shape[1]!]);
 }
+
+const onesCache = new Map<number, Tensor>();
+/** A kept ones row [1, m] (the left operand of column sums). */
+function onesRow(m: number): Tensor {
+  let t = onesCache.get(m);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.ones([1, m]));
+    if (onesCache.size > 64) clearOnes();
+    onesCache.set(m, t);
+  }
+  return t;
+}
+function clearOnes(): void {
+  for (const t of onesCache.values()) t.dispose();
+  onesCache.clear();
+}
+
+/**
+ * Sum of x [..., n] over every axis but the last → [n], as ones[1, M] × x[M, n]: a plain 2D
+ * matMul. wasm's Sum over leading axes transposes its input first (a scalar loop).
+ */
+export function sumRows(x: Tensor): Tensor {
+  const n = x.shape[x.rank - 1]!;
+  const x2 = x.reshape([-1, n]);
+  return tf.matMul(onesRow(x2.shape[0]!) as tf.Tensor2D, x2 as tf.Tensor2D).reshape([n]);
+}
+
+/** y [M, n] + b [n], the bias gradient a column sum (sumRows). */
+const addBias = customGrad((y: Tensor, b: Tensor) => ({
+  value: tf.add(y, b),
+  gradFunc: (dy: Tensor) => [dy, sumRows(dy)],
+}));
 
 /**
  * Embedding lookup. tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks, so
@@ -98,32 +130,115 @@ export function embed(table: Tensor, ids: Tensor): Tensor {
   })(table, ids);
 }
 
+/** 1/√(mean(x²) + eps) over the last axis, [..., 1]. */
+function rmsOf(x: Tensor, eps: number): Tensor {
+  return tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
+}
+
+/**
+ * dx of a normalisation n = x̂·w whose x̂ = c·r (c = x or x − mean, r = 1/rms of c), given
+ * g = dy·w: r·(g − x̂·mean(g·x̂)), minus mean(g)·r when the mean was subtracted too.
+ */
+function normInputGrad(g: Tensor, xhat: Tensor, r: Tensor, centred: boolean): Tensor {
+  let d = tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true)));
+  if (centred) d = tf.sub(d, tf.mean(g, -1, true));
+  return tf.mul(d, r);
+}
+
+// Norms with a hand-written backward pass: tfjs's autodiff of the generic ops runs a dozen
+// kernels per norm, and its weight gradients sum over the leading axes (a transpose on wasm).
+// One op per eps (custom ops take only tensors).
+type NormOp = (...inputs: Tensor[]) => Tensor;
+const rmsOps = new Map<number, NormOp>();
+const layerNormOps = new Map<number, NormOp>();
+
+function rmsNormOp(eps: number): NormOp {
+  let op = rmsOps.get(eps);
+  if (!op) {
+    op = customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) => {
+      const r = rmsOf(x, eps);
+      const xhat = tf.mul(x, r);
+      save([xhat, r, w]);
+      return {
+        value: tf.mul(xhat, w),
+        gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, false), sumRows(tf.mul(dy, xh))],
+      };
+    });
+    rmsOps.set(eps, op);
+  }
+  return op;
+}
+
+function layerNormOp(eps: number): NormOp {
+  let op = layerNormOps.get(eps);
+  if (!op) {
+    op = customGrad((x: Tensor, w: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+      const c = tf.sub(x, tf.mean(x, -1, true));
+      const r = rmsOf(c, eps);
+      const xhat = tf.mul(c, r);
+      save([xhat, r, w]);
+      return {
+        value: tf.add(tf.mul(xhat, w), b),
+        gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, true), sumRows(tf.mul(dy, xh)), sumRows(dy)],
+      };
+    });
+    layerNormOps.set(eps, op);
+  }
+  return op;
+}
+
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
-  return tf.tidy(() => {
-    const ms = tf.mean(tf.square(x), -1, true);
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
-  });
+  if (fastPath) return rmsNormOp(eps)(x, weight);
+  return tf.tidy(() => tf.mul(tf.mul(x, rmsOf(x, eps)), weight));
 }
 
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  if (fastPath) return layerNormOp(eps)(x, weight, bias);
   return tf.tidy(() => {
-    const mean = tf.mean(x, -1, true);
-    const c = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(c), -1, true);
-    return tf.add(tf.mul(tf.mul(c, tf.rsqrt(tf.add(variance, eps))), weight), bias);
+    const c = tf.sub(x, tf.mean(x, -1, true));
+    return tf.add(tf.mul(tf.mul(c, rmsOf(c, eps)), weight), bias);
   });
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
-/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+const GELU_A = 0.044715;
+/**
+ * GELU, tanh approximation (GPT-2's "gelu_new"): 0.5·x·(1 + tanh(u)) = x·σ(2u) with
+ * u = c·(x + a·x³). wasm's Tanh is a scalar loop ~15× slower than its vectorised Sigmoid.
+ */
+const geluFast = customGrad((x: Tensor, save: tf.GradSaveFunc) => {
+  const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * GELU_C * GELU_A), 2 * GELU_C)));
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    // d/dx x·σ(2u) = σ + x·σ·(1 − σ)·2u',  2u' = 2c + 6ca·x²
+    gradFunc: (dy: Tensor, [xs, ss]: Tensor[]) => {
+      const du = tf.add(tf.mul(tf.square(xs), 6 * GELU_C * GELU_A), 2 * GELU_C);
+      return [tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, tf.sub(ss, tf.square(ss))), du)))];
+    },
+  };
+});
+
 export function geluTanh(x: Tensor): Tensor {
+  if (fastPath) return geluFast(x);
   return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_C); // pow is slow on wasm
+    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_A)), GELU_C); // pow is slow on wasm
     return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
   });
 }
 
+/** SiLU x·σ(x), its gradient σ·(1 + x·(1 − σ)) written out. */
+const siluFast = customGrad((x: Tensor, save: tf.GradSaveFunc) => {
+  const s = tf.sigmoid(x);
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: Tensor, [xs, ss]: Tensor[]) => [tf.mul(dy, tf.mul(ss, tf.add(tf.mul(xs, tf.sub(1, ss)), 1)))],
+  };
+});
+
 export function silu(x: Tensor): Tensor {
+  if (fastPath) return siluFast(x);
   return tf.mul(x, tf.sigmoid(x));
 }
 
@@ -132,6 +247,7 @@ const maskCache = new Map<string, Tensor>();
 export function clearOpCaches(): void {
   for (const t of maskCache.values()) t.dispose();
   maskCache.clear();
+  clearOnes();
 }
 /** Additive causal mask [Tq, Tk] for queries at absolute positions past..past+Tq-1. */
 function causalMask(tq: number, tk: number, past: number): Tensor {
@@ -195,49 +311,55 @@ function pieces(x: Tensor): Tensor[] {
 /**
  * Attention as one differentiable op with a hand-written backward pass, every product a plain
  * 2D matMul (XNNPACK's fast path on wasm). q [B,Tq,H,hd]; k, v [B,Tk,KVH,hd] → [B,Tq,H*hd].
+ * Each operand is split into heads once, in whichever orientation its products need ([T,hd]
+ * or [hd,T], one whole-tensor transpose each), so no head is transposed on its own; the scale
+ * is folded into q; the softmax outputs are kept per head for the backward pass.
  */
 function headwiseAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, scale: number): Tensor {
   const [B, Tq, H, hd] = q.shape as number[];
   const [, Tk, KVH] = k.shape as number[];
   const group = H / KVH;
+  const nQ = B * H;
   const kvIndex = (i: number) => Math.floor(i / H) * KVH + Math.floor((i % H) / group);
-  const toHeads = (t: Tensor, n: number, T: number) => tf.transpose(t, [0, 2, 1, 3]).reshape([B * n, T, hd]);
-  const fromHeads = (t: Tensor, n: number, T: number) => tf.transpose(t.reshape([B, n, T, hd]), [0, 2, 1, 3]);
+  // [B,T,n,hd] → heads [T,hd] or transposed heads [hd,T], and back.
+  const heads = (t: Tensor, n: number, T: number) => pieces(tf.transpose(t, [0, 2, 1, 3]).reshape([B * n, T, hd]));
+  const headsT = (t: Tensor, n: number, T: number) => pieces(tf.transpose(t, [0, 2, 3, 1]).reshape([B * n, hd, T]));
+  const fromHeads = (ts: Tensor[], n: number, T: number) => tf.transpose(tf.stack(ts).reshape([B, n, T, hd]), [0, 2, 1, 3]);
+  const fromHeadsT = (ts: Tensor[], n: number, T: number) => tf.transpose(tf.stack(ts).reshape([B, n, hd, T]), [0, 3, 1, 2]);
   const f = customGrad((qi: Tensor, ki: Tensor, vi: Tensor, save: tf.GradSaveFunc) => {
-    const qs = pieces(toHeads(qi, H, Tq));
-    const ks = pieces(toHeads(ki, KVH, Tk));
-    const vs = pieces(toHeads(vi, KVH, Tk));
-    const kts = ks.map((t) => tf.transpose(t));
+    const qs = heads(tf.mul(qi, scale), H, Tq);
+    const kts = headsT(ki, KVH, Tk);
+    const vs = heads(vi, KVH, Tk);
     const probs = qs.map((qh, i) => {
-      let s = tf.mul(tf.matMul(qh as tf.Tensor2D, kts[kvIndex(i)] as tf.Tensor2D), scale);
-      if (mask) s = tf.add(s, mask);
-      return tf.softmax(s);
+      const s = tf.matMul(qh as tf.Tensor2D, kts[kvIndex(i)] as tf.Tensor2D);
+      return tf.softmax(mask ? tf.add(s, mask) : s);
     });
     const outs = probs.map((p, i) => tf.matMul(p as tf.Tensor2D, vs[kvIndex(i)] as tf.Tensor2D));
-    const P = tf.stack(probs);
-    save([qi, ki, vi, P]);
+    save([qi, ki, vi, ...probs]);
     return {
-      value: fromHeads(tf.stack(outs), H, Tq).reshape([B, Tq, H * hd]),
-      gradFunc: (dy: Tensor, [qs0, ks0, vs0, P0]: Tensor[]) => {
-        const dO = pieces(toHeads(dy.reshape([B, Tq, H, hd]), H, Tq));
-        const Ps = pieces(P0);
-        const qh = pieces(toHeads(qs0, H, Tq));
-        const kh = pieces(toHeads(ks0, KVH, Tk));
-        const vh = pieces(toHeads(vs0, KVH, Tk));
+      value: fromHeads(outs, H, Tq).reshape([B, Tq, H * hd]),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [q0, k0, v0] = saved;
+        const P = saved.slice(3);
+        const d4 = dy.reshape([B, Tq, H, hd]);
+        const dO = heads(d4, H, Tq);
+        const dOT = headsT(d4, H, Tq);
+        const qsT = headsT(tf.mul(q0, scale), H, Tq);
+        const kh = heads(k0, KVH, Tk);
+        const vT = headsT(v0, KVH, Tk);
         const dq: Tensor[] = [];
-        const dk: (Tensor | undefined)[] = new Array(B * KVH);
-        const dv: (Tensor | undefined)[] = new Array(B * KVH);
+        const dkT: (Tensor | undefined)[] = new Array(B * KVH);
+        const dvT: (Tensor | undefined)[] = new Array(B * KVH);
         const acc = (arr: (Tensor | undefined)[], j: number, t: Tensor) => (arr[j] = arr[j] ? tf.add(arr[j]!, t) : t);
-        for (let i = 0; i < B * H; i++) {
+        for (let i = 0; i < nQ; i++) {
           const g = kvIndex(i);
-          const Pt = tf.transpose(Ps[i]) as tf.Tensor2D;
-          acc(dv, g, tf.matMul(Pt, dO[i] as tf.Tensor2D));
-          const dP = tf.matMul(dO[i] as tf.Tensor2D, tf.transpose(vh[g]) as tf.Tensor2D);
-          const dS = tf.mul(tf.mul(Ps[i], tf.sub(dP, tf.sum(tf.mul(dP, Ps[i]), -1, true))), scale);
+          acc(dvT, g, tf.matMul(dOT[i] as tf.Tensor2D, P[i] as tf.Tensor2D));
+          const dP = tf.matMul(dO[i] as tf.Tensor2D, vT[g] as tf.Tensor2D);
+          const dS = tf.mul(P[i], tf.sub(dP, tf.sum(tf.mul(dP, P[i]), -1, true)));
           dq.push(tf.matMul(dS as tf.Tensor2D, kh[g] as tf.Tensor2D));
-          acc(dk, g, tf.matMul(tf.transpose(dS) as tf.Tensor2D, qh[i] as tf.Tensor2D));
+          acc(dkT, g, tf.matMul(qsT[i] as tf.Tensor2D, dS as tf.Tensor2D));
         }
-        return [fromHeads(tf.stack(dq), H, Tq), fromHeads(tf.stack(dk as Tensor[]), KVH, Tk), fromHeads(tf.stack(dv as Tensor[]), KVH, Tk)];
+        return [tf.mul(fromHeads(dq, H, Tq), scale), fromHeadsT(dkT as Tensor[], KVH, Tk), fromHeadsT(dvT as Tensor[], KVH, Tk)];
       },
     };
   });
