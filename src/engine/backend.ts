@@ -57,6 +57,36 @@ async function tryWasm(): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(wasmDir());
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  shareDataOnWasm();
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs?: Record<string, unknown>; backend: { incRef(id: object): void } };
+
+/**
+ * wasm's Identity, and its Cast to the same dtype, copy the whole tensor; tfjs runs them for
+ * every tensor a gradient saves and in the backward pass of every product. Tensor data is
+ * never written in place (a Variable's assign takes a new buffer), so, as the cpu backend
+ * does, these share the input's buffer under a reference count instead.
+ */
+function shareDataOnWasm(): void {
+  const share = (x: tf.TensorInfo, backend: KernelArgs['backend']) => {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (!cast || tf.getKernel('Identity', 'wasm')?.kernelFunc.name === 'shareIdentity') return;
+  const castCopy = cast.kernelFunc;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: function shareIdentity(a) { const args = a as unknown as KernelArgs; return share(args.inputs.x, args.backend); } });
+  tf.unregisterKernel('Cast', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Cast', backendName: 'wasm',
+    kernelFunc: (a) => {
+      const args = a as unknown as KernelArgs;
+      const x = args.inputs.x;
+      return args.attrs?.dtype === x.dtype ? share(x, args.backend) : castCopy(a);
+    },
+  });
 }
 
 async function tryCpu(): Promise<void> {
