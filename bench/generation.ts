@@ -33,7 +33,7 @@ export interface GenRun {
 
 /** One greedy generation: prefill `prompt`, then `newTokens` single-token steps. */
 export function timedGeneration(model: CausalLM, prompt: number[], newTokens: number): GenRun {
-  const cache = model.newCache();
+  const cache = model.newCache(prompt.length + newTokens + 1); // fixed size, as generate() makes it
   const V = model.config.vocabSize;
   const step = (feed: number[]): number => {
     const row = tf.tidy(() => model.forward(tf.tensor2d([feed], [1, feed.length], 'int32'), model.newContext({ cache }), { lastOnly: true }).reshape([V]));

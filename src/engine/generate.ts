@@ -52,7 +52,8 @@ export function* generateSteps(model: CausalLM, tokenizer: Tokenizer, prompt: st
   if (promptTokens.length >= ctxLen) throw new Error(`the prompt has ${promptTokens.length} tokens; the model's context is ${ctxLen}`);
   const rng = new Rng(opts.seed ?? 0);
   const temperature = opts.temperature ?? 0;
-  const cache = model.newCache();
+  // Room for the prompt and every token fed back: the cache never grows while decoding.
+  const cache = model.newCache(Math.min(ctxLen, promptTokens.length + opts.maxTokens));
   const decoder = new StreamDecoder(tokenizer);
   const tokens: number[] = [];
   const probs: number[] = [];

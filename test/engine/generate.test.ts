@@ -47,11 +47,41 @@ describe('generation', () => {
   });
 
   it('leaves no tensors behind', () => {
-    run();
+    run({ maxTokens: 20 }); // fills the causal-mask cache for this prompt and cache size
     const before = tf.memory().numTensors;
     run({ maxTokens: 20 });
     run({ maxTokens: 20, temperature: 0.8, seed: 4 });
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('decodes with a fixed-size KV cache: the same bytes in use after every token, and the same text as a growing cache', () => {
+    const bytes: number[] = [];
+    const r = run({ maxTokens: 40, onText: () => bytes.push(tf.memory().numBytes) });
+    assert.ok(bytes.length >= 30, `${bytes.length} tokens streamed`);
+    assert.equal(new Set(bytes.slice(1)).size, 1, `bytes in use per token: ${[...new Set(bytes)].join(', ')}`);
+    // The same greedy text as a cache that grows by concatenation (no capacity).
+    const model = lm.model;
+    const ids = lm.tokenizer!.encode('Once upon a time');
+    const grow = model.newCache();
+    const fixed = model.newCache(ids.length + 8);
+    let a = ids, b = ids;
+    const out: number[][] = [[], []];
+    for (let i = 0; i < 8; i++) {
+      const next = (cache: typeof grow, feed: number[]) => tf.tidy(() => {
+        const logits = model.forward(tf.tensor2d([feed], [1, feed.length], 'int32'), model.newContext({ cache }), { lastOnly: true });
+        return tf.argMax(logits.reshape([-1])).dataSync()[0];
+      });
+      const x = next(grow, a), y = next(fixed, b);
+      out[0].push(x);
+      out[1].push(y);
+      a = [x];
+      b = [y];
+      assert.equal(fixed.layers[0].k.shape[1], ids.length + 8, 'the fixed cache keeps its size');
+    }
+    assert.deepEqual(out[1], out[0]);
+    assert.equal(r.text.startsWith(', there was a little girl named Lily'), true);
+    assert.throws(() => model.forward(tf.tensor2d([[1, 2]], [1, 2], 'int32'), model.newContext({ cache: fixed })), /KV cache holds \d+ positions/);
+    for (const c of [grow, fixed]) for (const l of c.layers) tf.dispose([l.k, l.v]);
   });
 
   it('refuses a prompt longer than the context', () => {

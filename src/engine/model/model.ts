@@ -37,7 +37,14 @@ export interface LoraAdapter {
 
 export interface KVCache {
   layers: { k: Tensor; v: Tensor }[];
+  /** Positions filled. */
   length: number;
+  /**
+   * Positions held: the keys and values of each layer are [B, capacity, KVH, hd] from the
+   * first token on (unfilled rows masked), so decoding allocates the same sizes every step.
+   * Without it each step concatenates (the tensors grow by one position).
+   */
+  capacity?: number;
 }
 
 export interface ForwardContext {
@@ -190,8 +197,8 @@ export class CausalLM {
     });
   }
 
-  newCache(): KVCache {
-    return { layers: [], length: 0 };
+  newCache(capacity?: number): KVCache {
+    return { layers: [], length: 0, capacity };
   }
 
   dispose(): void {
@@ -217,13 +224,25 @@ export function disposeCache(cache: KVCache): void {
   cache.length = 0;
 }
 
+/** Rows [p, p+T) of a [B, C, KVH, hd] cache replaced by x [B, T, KVH, hd] (a new tensor, same size). */
+function writeRows(old: Tensor | undefined, x: Tensor, p: number, C: number): Tensor {
+  const [B, T, n, hd] = x.shape as number[];
+  const parts: Tensor[] = [];
+  if (p > 0) parts.push(tf.slice(old!, [0, 0, 0, 0], [B, p, n, hd]));
+  parts.push(x);
+  if (p + T < C) parts.push(old ? tf.slice(old, [0, p + T, 0, 0], [B, C - p - T, n, hd]) : tf.zeros([B, C - p - T, n, hd]));
+  return parts.length === 1 ? x.clone() : tf.concat(parts, 1);
+}
+
 /** Append new keys/values to layer i's cache (kept outside any tidy) and return the full ones. */
 export function appendCache(ctx: ForwardContext, layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
   const cache = ctx.cache;
   if (!cache) return { k, v };
   const old = cache.layers[layer];
-  const nk = old ? tf.concat([old.k, k], 1) : k.clone();
-  const nv = old ? tf.concat([old.v, v], 1) : v.clone();
+  const C = cache.capacity;
+  if (C !== undefined && cache.length + k.shape[1]! > C) throw new Error(`the KV cache holds ${C} positions; ${cache.length + k.shape[1]!} are needed`);
+  const nk = C !== undefined ? writeRows(old?.k, k, cache.length, C) : old ? tf.concat([old.k, k], 1) : k.clone();
+  const nv = C !== undefined ? writeRows(old?.v, v, cache.length, C) : old ? tf.concat([old.v, v], 1) : v.clone();
   tf.keep(nk);
   tf.keep(nv);
   old?.k.dispose();

@@ -271,7 +271,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor
   const [, Tk, KVH] = k.shape as number[];
   const group = H / KVH;
   const scale = 1 / Math.sqrt(hd);
-  const needMask = Tq > 1;
+  // Keys past the queries (a fixed-capacity cache's unfilled rows) are masked too.
+  const needMask = Tq > 1 || Tk > past + Tq;
   const mask = needMask ? causalMask(Tq, Tk, past) : undefined;
   const out = tf.tidy(() => {
     // One query (decoding with a cache) does few FLOPs: the batched product is cheapest then,
