@@ -33,7 +33,7 @@ export interface BenchArgs {
 export const USAGE = `usage: node dist/bench.js [options]
   --only SECTION      generation | train | torch | profile (repeatable or a comma list; default all)
   --steps N           timed training steps per case and round (default tiny 5, small 2; --quick 3 and 1)
-  --warmup N          warmup steps per case (default 1)
+  --warmup N          warmup steps per case (default tiny 3, small 2, as torch; --quick 1)
   --rounds R          rounds of ours-then-torch per training case and of the 124M generation
                       (default tiny 3, small 1, torch --infer 1; --quick 1; 1 when torch is absent)
   --micro-batch N     rows per micro-batch (default tiny 8, small 4: 8 rows exceed the 4 GiB wasm heap)

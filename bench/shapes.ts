@@ -28,11 +28,11 @@ export interface Shape {
   microBatch: number;
 }
 
+// Warmup as torch's (3 and 2 steps): a worker thread's first steps are slow (its caches fill).
 export const SHAPES: Record<Shape['name'], Shape> = {
-  tiny: { name: 'tiny', d: 128, layers: 4, heads: 4, ctx: 128, vocab: 256, batch: 8, steps: 5, warmup: 1, rounds: 3, quick: { steps: 3, warmup: 1, modes: ['full', 'last2', 'lora'] }, torch: { steps: 10, warmup: 3, quickSteps: 5, quickWarmup: 2 }, microBatch: 8 },
-  // ~15–20 s a step here: 2 timed steps and 1 round by default keep `npm run bench` near 10 minutes;
-  // --quick runs only its lora mode.
-  small: { name: 'small', d: 384, layers: 6, heads: 6, ctx: 256, vocab: 256, batch: 8, steps: 2, warmup: 1, rounds: 1, quick: { steps: 1, warmup: 1, modes: ['lora'] }, torch: { steps: 5, warmup: 2, quickSteps: 2, quickWarmup: 1 }, microBatch: 4 },
+  tiny: { name: 'tiny', d: 128, layers: 4, heads: 4, ctx: 128, vocab: 256, batch: 8, steps: 5, warmup: 3, rounds: 3, quick: { steps: 3, warmup: 1, modes: ['full', 'last2', 'lora'] }, torch: { steps: 10, warmup: 3, quickSteps: 5, quickWarmup: 2 }, microBatch: 8 },
+  // ~4–7 s a step here on 2 threads: 2 timed steps and 1 round by default; --quick runs only its lora mode.
+  small: { name: 'small', d: 384, layers: 6, heads: 6, ctx: 256, vocab: 256, batch: 8, steps: 2, warmup: 2, rounds: 1, quick: { steps: 1, warmup: 1, modes: ['lora'] }, torch: { steps: 5, warmup: 2, quickSteps: 2, quickWarmup: 1 }, microBatch: 4 },
 };
 
 
