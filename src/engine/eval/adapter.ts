@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { tf } from '../tf';
 import { LoadedModel, transpose2d } from '../model/loader';
 import { internalShape } from '../model/model';
-import { addLora } from '../model/lora';
+import { addLora, mergeLora } from '../model/lora';
 import { readSafetensors, TensorEntry } from '../formats/safetensors';
 import { applyRunAdapter } from '../runs/adapter';
 import { RUN_FILE } from '../runs/store';
@@ -51,15 +51,20 @@ export function runBaseModel(path: string): string | undefined {
   return typeof rec.config?.model === 'string' ? rec.config.model : undefined;
 }
 
-/** Applies the adapter in `path` to `lm` (freshly loaded, no adapter yet). */
+/**
+ * Applies the adapter in `path` to `lm` (freshly loaded, no adapter yet) for inference: LoRA
+ * adapters are merged into their base weights, so the adapted model decodes as fast as the base.
+ */
 export function applyEvalAdapter(lm: LoadedModel, path: string): EvalAdapterInfo {
   const dir = resolve(path);
   const kind = adapterKind(dir);
+  let info: EvalAdapterInfo;
   if (kind === 'run') {
     const a = applyRunAdapter(lm, dir);
-    return { kind, path: dir, runId: a.runId, step: a.step, summary: `run ${a.runId} (${a.method}), checkpoint step ${a.step}`, baseModel: runBaseModel(dir) };
-  }
-  return applyPeftAdapter(lm, dir);
+    info = { kind, path: dir, runId: a.runId, step: a.step, summary: `run ${a.runId} (${a.method}), checkpoint step ${a.step}`, baseModel: runBaseModel(dir) };
+  } else info = applyPeftAdapter(lm, dir);
+  mergeLora(lm.model);
+  return info;
 }
 
 interface PeftConfig {

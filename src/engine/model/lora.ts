@@ -27,3 +27,23 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
     dropout: spec.dropout,
   });
 }
+
+/**
+ * Folds every LoRA adapter into its base weight, W + (alpha/r)·A·B, and drops the adapters
+ * (PEFT's merge_and_unload), for inference: the adapted model then runs as fast as the base.
+ */
+export function mergeLora(model: CausalLM): number {
+  let n = 0;
+  for (const [path, ad] of model.lora) {
+    const name = `${path}.weight`;
+    const w = model.param(name);
+    const merged = tf.keep(tf.tidy(() => tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank))));
+    model.setParam(name, merged);
+    w.dispose();
+    ad.A.dispose();
+    ad.B.dispose();
+    n++;
+  }
+  model.lora.clear();
+  return n;
+}
