@@ -2,6 +2,7 @@
 // The summary's trainable count and memory estimate come from `adapt-lab inspect` (a child
 // process) and the same rules the trainer applies (params.ts), so nothing here loads a model.
 import { writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { AdaptConfig, RunConfig } from '../protocol/config';
@@ -87,6 +88,12 @@ export interface AdaptPlan {
   count: TrainableCount;
 }
 
+/** adaptLab.trainingThreads, or when 0 (the default) the CPU cores, at most 4. */
+function trainingThreads(): number {
+  const n = vscode.workspace.getConfiguration('adaptLab').get<number>('trainingThreads') ?? 0;
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 64) : Math.max(1, Math.min(4, availableParallelism()));
+}
+
 /** Runs the flow; resolves with a validated run config to start, or undefined when cancelled. */
 export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | undefined> {
   // 1. model
@@ -157,6 +164,7 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
     training: {
       maxSteps: steps, batchSize: batch, learningRate: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)),
       evalEvery: Math.max(1, Math.min(50, Math.round(steps / 10))), checkpointEvery: Math.max(1, Math.min(100, Math.round(steps / 4))),
+      threads: trainingThreads(),
     },
     backend: d.backend,
     runsDir: d.runsDir,
@@ -172,6 +180,7 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
     `${formatCount(count.trainable)} of ${formatCount(count.total)} trainable (${formatPercent(count.percent)})`,
     `memory ${memNote}`,
     `backend ${backendNote}`,
+    `${config.training.threads} thread${config.training.threads > 1 ? 's' : ''}`,
   ];
   const rel = (p: string) => relative(d.folder, p) || p;
   type Choice = vscode.QuickPickItem & { action: 'start' | 'save' | 'cancel' };
