@@ -11,6 +11,8 @@ import { RunStatusBar } from './statusBar';
 import { RunSession, TrainerManager } from './trainer';
 import { PromptFeatures, registerPromptFeatures } from './prompts';
 import { Walkthrough } from './walkthrough';
+import { embeddedModels } from './pickers';
+import { resolveSettingPath } from './prompts/evaluator';
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
@@ -84,7 +86,9 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
       runs.refresh();
     }
   }));
-  void layers.restore();
+  // The Layers tree opens on adaptLab.defaultModel, else the model shipped with the extension.
+  const defaultModel = (vscode.workspace.getConfiguration('adaptLab').get<string>('defaultModel') ?? '').trim();
+  void layers.restore(defaultModel ? resolveSettingPath(defaultModel) : embeddedModels(context.extensionPath)[0]);
 
   const prompts = registerPromptFeatures(context, {
     extensionUri: context.extensionUri, cliPath: rt().cliPath, nodePath: () => rt().execPath, runsDir: () => runsDirs()[0], output: log,

@@ -54,10 +54,16 @@ export class LayersTreeProvider implements vscode.TreeDataProvider<InspectNode>,
     });
   }
 
-  /** Restores the last model and selection of this workspace (without blocking activation). */
-  async restore(): Promise<void> {
+  /**
+   * Restores the last model and selection of this workspace (without blocking activation);
+   * with none saved, shows `fallback` (the default or embedded model).
+   */
+  async restore(fallback?: string): Promise<void> {
     const saved = this.state.get<SavedState>(STATE_KEY);
-    if (!saved?.model) return;
+    if (!saved?.model) {
+      if (fallback && !this.modelPath) await this.setModel(fallback).catch(() => undefined);
+      return;
+    }
     try {
       await this.setModel(saved.model, { keepSelection: false });
       this.ticked = new Set((saved.ticked ?? []).filter((t) => this.info?.tensors.some((x) => x.name === t)));

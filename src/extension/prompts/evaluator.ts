@@ -33,7 +33,7 @@ function settings() {
 }
 
 /** A path from a setting: `~` and workspace-relative paths resolved. */
-function resolveSettingPath(p: string): string {
+export function resolveSettingPath(p: string): string {
   if (p.startsWith('~/')) return resolve(process.env.HOME ?? '', p.slice(2));
   if (isAbsolute(p)) return p;
   const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;

@@ -16,6 +16,14 @@ describe('Adapt Lab in the extension host', () => {
     assert.ok(manifest.contributes.commands[0].command === 'adaptLab.adaptModel');
   });
 
+  it('Layers opens on the embedded model when the workspace has chosen none', async () => {
+    const a = await api();
+    // Activation reads the model in a child process: wait for it.
+    for (let i = 0; i < 200 && !a.layers.info; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(a.layers.modelPath, join(REPO, 'models', 'adapt-lab-tiny'));
+    assert.equal(a.layers.info?.totalParams, 1_115_264);
+  });
+
   it('Layers lists the stories260K modules with parameter counts', async () => {
     const a = await api();
     await vscode.commands.executeCommand('adaptLab.chooseModel', STORIES());
