@@ -5,6 +5,9 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
+import { selectBackend } from '../../src/engine/backend';
+import { tf } from '../../src/engine/tf';
+import { loadModel } from '../../src/engine/model/loader';
 
 const CLI = resolve('dist/cli.js');
 const STORIES = sharedPath('models/stories260K/stories260K.gguf');
@@ -21,22 +24,33 @@ describe('adapt-lab CLI', () => {
     assert.equal(r.out, 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily\n');
   });
 
-  it('--logits-out writes float32 rows for every position fed to the model', () => {
+  it('--logits-out writes float32 rows for every position fed to the model: the model\'s own logits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-'));
     const out = join(dir, 'logits.bin');
     const r = cli('generate', '--model', STORIES, '--prompt', 'Once upon a time', '--max-tokens', '5', '--temperature', '0', '--logits-out', out);
     assert.equal(r.code, 0, r.err);
     // 5 prompt tokens (with BOS) and 4 generated tokens fed back; 512 logits each.
-    assert.equal(statSync(out).size, (5 + 4) * 512 * 4);
+    const V = 512;
+    assert.equal(statSync(out).size, (5 + 4) * V * 4);
     const rows = new Float32Array(readFileSync(out).buffer.slice(0));
-    // The greedy choice at each generated position is the argmax of the row before it.
     const argmax = (t: number) => {
       let best = 0;
-      for (let k = 1; k < 512; k++) if (rows[t * 512 + k] > rows[t * 512 + best]) best = k;
+      for (let k = 1; k < V; k++) if (rows[t * V + k] > rows[t * V + best]) best = k;
       return best;
     };
-    assert.ok(Number.isFinite(rows[0]));
-    assert.notEqual(argmax(4), argmax(5));
+    // The sequence that was fed: the prompt, then each greedy token (the argmax of the row before it).
+    await selectBackend({ backend: 'wasm' });
+    const lm = await loadModel(STORIES);
+    const ids = lm.tokenizer!.encode('Once upon a time');
+    assert.equal(ids.length, 5);
+    for (let t = 4; t < 8; t++) ids.push(argmax(t));
+    assert.equal(r.out, lm.tokenizer!.decode([...ids.slice(1), argmax(8)]) + '\n', 'the printed text is the greedy tokens of the rows');
+    // A single forward pass over that sequence gives the same rows.
+    const want = tf.tidy(() => lm.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).dataSync() as Float32Array);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - rows[i]));
+    assert.ok(worst < 1e-4, `largest difference from the model's forward pass: ${worst}`);
+    lm.model.dispose();
   });
 
   it('inspect lists every tensor of stories260K with shapes and totals', () => {
