@@ -1,7 +1,7 @@
 // Bounds-checked little-endian reading (and a small growable writer) for the model file formats.
 // Every read past the end, and every value out of range, throws a FormatError that names the
 // file and what was being read, so a damaged download reads as a clear message, never a crash.
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 
 /** A model file is malformed. `message` starts with the file's name; `file` is the path given. */
@@ -190,9 +190,25 @@ export class BinaryWriter {
   finish(): Buffer { return this.buf.subarray(0, this.length); }
 }
 
-/** Writes `chunks` to `path + '.tmp'`, syncs, then renames it over `path`. */
+/** fsync of a folder: makes a rename in it durable on POSIX (Windows cannot open folders; best effort). */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    /* best effort */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Writes `chunks` to a temp file beside `path` (`<path>.tmp-<pid>`), fsyncs it, renames it over
+ * `path` and fsyncs the folder: readers see the old file or the new one, never half of one.
+ */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
     try {
@@ -209,4 +225,5 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     rmSync(tmp, { force: true });
     throw e;
   }
+  fsyncDir(dirname(path));
 }

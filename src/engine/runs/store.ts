@@ -9,7 +9,7 @@
 // `runDirOf`, which refuses anything that is not a plain folder name, so nothing is read,
 // written or deleted outside a run folder and the audit log.
 import {
-  closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync,
+  closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
   rmSync, statSync, writeSync, ftruncateSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -17,6 +17,7 @@ import { arch, cpus, platform, totalmem, userInfo } from 'node:os';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { RunConfig } from '../../protocol/config';
 import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../protocol/events';
+import { writeFileAtomic } from '../formats/binary';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -134,36 +135,9 @@ export function newRunId(name?: string, now = new Date()): string {
 // ---------------------------------------------------------------------------------------------
 // Small durable-file helpers (also used by checkpoint.ts)
 
-function fsyncDir(dir: string): void {
-  // Makes a rename durable on POSIX; directories cannot be opened for fsync on Windows.
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    /* best effort */
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** Writes `text` to `path` via a temp file + fsync + rename: readers see the old or the new file, never half. */
 export function writeTextAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    try {
-      writeAll(fd, Buffer.from(text, 'utf8'));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  fsyncDir(dirname(path));
+  writeFileAtomic(path, [Buffer.from(text, 'utf8')]);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

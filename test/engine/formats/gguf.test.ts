@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FormatError } from '../../../src/engine/formats/binary';
@@ -65,7 +65,7 @@ describe('formats/gguf', () => {
     const f = readGguf(STORIES());
     const out = join(dir, 'copy.gguf');
     writeGguf(out, f.typedMetadata, f.tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, raw: f.tensorBytes(t.name) })));
-    assert.ok(!existsSync(`${out}.tmp`));
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'no temp file left');
     assert.ok(readFileSync(out).equals(readFileSync(STORIES())));
   });
 
