@@ -24,6 +24,9 @@ function scalar<T>(meta: Map<string, unknown>, key: string, type: 'number' | 'bo
 
 const BPE_CACHE_LIMIT = 100_000;
 
+/** `tokenizer.ggml.pre` values for which llama.cpp sets ignore_merges (llama-vocab.cpp). */
+const IGNORE_MERGES_PRE = new Set(['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'youtu']);
+
 export function tokenizerFromGgufMetadata(meta: Map<string, unknown>): Tokenizer {
   const model = scalar<string>(meta, 'tokenizer.ggml.model', 'string');
   if (model === undefined) throw new Error('GGUF metadata has no tokenizer.ggml.model');
@@ -102,16 +105,21 @@ export function tokenizerFromGgufMetadata(meta: Map<string, unknown>): Tokenizer
     const a = m.slice(0, sp), b = m.slice(sp + 1);
     ranks.add(vocab.get(a), vocab.get(b), vocab.get(a + b));
   }
-  const regexes = ggufPrePatterns(scalar<string>(meta, 'tokenizer.ggml.pre', 'string')).map(compilePattern);
+  const pre = scalar<string>(meta, 'tokenizer.ggml.pre', 'string');
+  const regexes = ggufPrePatterns(pre).map(compilePattern);
+  // As llama.cpp: for these vocabularies a word that is itself a token is taken whole, even
+  // where no sequence of merges would build it (Llama 3's tokenizer.json says ignore_merges).
+  const ignoreMerges = pre !== undefined && IGNORE_MERGES_PRE.has(pre);
   const byteCharIds = BYTE_TO_UNICODE.map((c) => vocab.get(c) ?? -1);
   const cache = new Map<string, number[]>();
   const encodeWord = (word: string): number[] => {
     let ids = cache.get(word);
     if (ids) return ids;
     const bytes = utf8(word);
+    const whole = ignoreMerges ? vocab.get(Array.from(bytes, (b) => BYTE_TO_UNICODE[b]).join('')) : undefined;
     const sym = new Array<number>(bytes.length);
     for (let i = 0; i < bytes.length; i++) sym[i] = byteCharIds[bytes[i]];
-    ids = ranks.apply(sym);
+    ids = whole !== undefined ? [whole] : ranks.apply(sym);
     if (ids.includes(-1)) ids = ids.flatMap((x) => (x >= 0 ? [x] : unk !== undefined ? [unk] : []));
     if (cache.size >= BPE_CACHE_LIMIT) cache.clear();
     if (word.length < 256) cache.set(word, ids);

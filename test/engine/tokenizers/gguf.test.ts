@@ -143,6 +143,22 @@ describe('stories260K embedded vocabulary', () => {
   });
 });
 
+describe('GGUF byte-level BPE: ignore_merges (Llama 3 vocabularies)', () => {
+  // "abc" is a token, but no merge builds it: only "a b" → "ab" is listed.
+  const tokens = ['a', 'b', 'c', 'ab', 'abc'];
+  const meta = (pre: string) => new Map<string, unknown>([
+    ['tokenizer.ggml.model', 'gpt2'], ['tokenizer.ggml.tokens', tokens], ['tokenizer.ggml.merges', ['a b']], ['tokenizer.ggml.pre', pre],
+  ]);
+  it('takes a word that is a token whole for llama-bpe, as llama.cpp does', () => {
+    const tok = tokenizerFromGgufMetadata(meta('llama-bpe'));
+    assert.deepEqual(tok.encode('abc'), [4]);
+    assert.deepEqual(tok.encode('abca'), [3, 2, 0]); // not a token: merges as usual
+  });
+  it('merges as usual for gpt2', () => {
+    assert.deepEqual(tokenizerFromGgufMetadata(meta('gpt2')).encode('abc'), [3, 2]);
+  });
+});
+
 describe('GGUF metadata errors', () => {
   it('refuses unknown tokenizer models and pre-tokenizers', () => {
     const meta = new Map<string, unknown>([['tokenizer.ggml.model', 'bert'], ['tokenizer.ggml.tokens', ['a']]]);
