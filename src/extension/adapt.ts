@@ -170,17 +170,20 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
     runsDir: d.runsDir,
   };
   const config = validateRunConfig(raw, d.folder, 'Adapt Model');
-  const mem = estimateTrainingMemory(info.config as unknown as ModelConfig, {
-    batchSize: batch, maxLength: config.training.maxLength, totalParams: info.totalParams, trainableParams: count.trainable, firstTrainableLayer: count.firstTrainableLayer,
-  });
   const backendNote = d.backend === 'auto' ? `auto (${info.backend ?? 'best available'})` : d.backend;
-  const wasm = (d.backend === 'auto' ? info.backend : d.backend) === 'wasm';
-  const memNote = `≈ ${formatBytes(mem.bytes)}${wasm && mem.bytes > 0.9 * WASM_HEAP_LIMIT ? ' (over wasm’s 4 GiB heap: lower the batch size)' : ''}`;
+  const runsOn = d.backend === 'auto' ? info.backend : d.backend;
+  const wasm = runsOn === 'wasm';
+  // Native TensorFlow backends ignore training.threads.
+  const threads = runsOn === 'tensorflow' || runsOn === 'tensorflow-gpu' ? 1 : config.training.threads;
+  const mem = estimateTrainingMemory(info.config as unknown as ModelConfig, {
+    batchSize: batch, maxLength: config.training.maxLength, totalParams: info.totalParams, trainableParams: count.trainable, firstTrainableLayer: count.firstTrainableLayer, threads,
+  });
+  const memNote = `≈ ${formatBytes(mem.bytes)}${wasm && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT ? ' (over wasm’s 4 GiB heap: lower the batch size)' : ''}`;
   const summary = [
     `${formatCount(count.trainable)} of ${formatCount(count.total)} trainable (${formatPercent(count.percent)})`,
     `memory ${memNote}`,
     `backend ${backendNote}`,
-    `${config.training.threads} thread${config.training.threads > 1 ? 's' : ''}`,
+    `${threads} thread${threads > 1 ? 's' : ''}`,
   ];
   const rel = (p: string) => relative(d.folder, p) || p;
   type Choice = vscode.QuickPickItem & { action: 'start' | 'save' | 'cancel' };

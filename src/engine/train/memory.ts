@@ -6,15 +6,25 @@ import { ModelConfig } from '../model/config';
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 
 export interface MemoryEstimate {
+  /** The whole run: the main thread and every gradient worker. */
   bytes: number;
+  /** The largest single heap (the main thread's): what must fit one wasm backend's 4 GiB. */
+  heapBytes: number;
+  /** Activations of one thread's share of the batch. */
   activations: number;
   weights: number;
   optimizer: number;
+  threads: number;
 }
 
-export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; maxLength: number; totalParams: number; trainableParams: number; firstTrainableLayer: number }): MemoryEstimate {
+/**
+ * `threads` (training.threads on the wasm and cpu backends): each thread holds the weights and
+ * the activations of its share of the rows; the optimizer state lives on the main thread.
+ */
+export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; maxLength: number; totalParams: number; trainableParams: number; firstTrainableLayer: number; threads?: number }): MemoryEstimate {
+  const threads = Math.max(1, Math.min(o.threads ?? 1, o.batchSize));
   const T = o.maxLength;
-  const tokens = o.batchSize * T;
+  const tokens = Math.ceil(o.batchSize / threads) * T;
   const I = c.family === 'llama' ? c.intermediate : 4 * c.hidden;
   const perLayerToken = 16 * c.hidden + 5 * I + 3 * c.heads * T;
   const trainedLayers = c.layers - o.firstTrainableLayer;
@@ -22,7 +32,10 @@ export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; m
   const activations = 4 * tokens * ((trainedLayers + 1) * perLayerToken + 3 * c.vocabSize);
   const weights = 4 * o.totalParams;
   const optimizer = 4 * 3 * o.trainableParams; // m, v and the gradient
-  return { bytes: activations + weights + optimizer, activations, weights, optimizer };
+  const heapBytes = activations + weights + optimizer;
+  // A worker: its replica, its activations and its gradients.
+  const worker = activations + weights + 4 * o.trainableParams;
+  return { bytes: heapBytes + (threads - 1) * worker, heapBytes, activations, weights, optimizer, threads };
 }
 
 export function formatBytes(n: number): string {

@@ -91,17 +91,19 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     }
 
     const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
-    const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer });
-    if (backend.name === 'wasm' && mem.bytes > 0.9 * WASM_HEAP_LIMIT) {
-      throw new Error(`out of memory: this run needs about ${formatBytes(mem.bytes)} (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength`);
+    const native = backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu';
+    const threads = t.threads > 1 && !native && opts.gradWorker ? t.threads : 1;
+    const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads });
+    if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
+      throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads`);
     }
     const optimizer = new AdamW(adapted.params);
     const pad = padId(tokenizer);
     if (t.threads > 1) {
-      if (backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu') log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
+      if (native) log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
       else if (!opts.gradWorker) log(`training.threads ${t.threads}: this build has no gradient worker script; training on one thread`, 'warn');
       else {
-        pool = await startGradientPool({ threads: t.threads, script: opts.gradWorker, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
+        pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
       }
     }
 
@@ -144,7 +146,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total },
       train: trainSet.stats, validation: valStats, totalSteps, stepsPerEpoch, resumedFrom,
     });
-    log(`estimated peak memory ${formatBytes(mem.bytes)} (activations ${formatBytes(mem.activations)}, weights ${formatBytes(mem.weights)}, optimizer ${formatBytes(mem.optimizer)})`);
+    log(`estimated peak memory ${formatBytes(mem.bytes)}${mem.threads > 1 ? ` over ${mem.threads} threads (${formatBytes(mem.heapBytes)} in the largest)` : ''} (activations ${formatBytes(mem.activations)}${mem.threads > 1 ? ' a thread' : ''}, weights ${formatBytes(mem.weights)}, optimizer ${formatBytes(mem.optimizer)})`);
     if (pool) log(`training on ${pool.threads} threads: the rows of each step are split across them, one ${backend.name} backend each`);
     log(`trainable ${adapted.trainable.toLocaleString('en-US')} of ${adapted.total.toLocaleString('en-US')} parameters (${((100 * adapted.trainable) / adapted.total).toFixed(2)}%): ${adapted.method}`);
     for (const w of trainSet.warnings ?? []) log(w, 'warn');
