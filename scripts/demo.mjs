@@ -7,7 +7,8 @@
 //   4. exports the adapter in the Hugging Face PEFT layout (adapt-lab export --format peft)
 // and says where everything is. Reads nothing outside the project; runs go to .adapt-lab/runs/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { ensureBuilt } from './ensure-built.mjs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,24 +37,6 @@ function cli(args, { capture = false } = {}) {
   return r.stdout;
 }
 
-function newestMtime(dir) {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return t;
-}
-
-function ensureBuilt() {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src'));
-  if (!stale) return;
-  title('building dist/cli.js');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status !== 0) fail('npm run build failed');
-}
-
 function runIds(runsDir) {
   return existsSync(runsDir) ? readdirSync(runsDir).filter((n) => existsSync(join(runsDir, n, 'run.json'))) : [];
 }
@@ -62,7 +45,11 @@ const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed
 
 function main() {
   process.chdir(ROOT);
-  ensureBuilt();
+  try {
+    ensureBuilt(ROOT, title);
+  } catch (e) {
+    fail(e.message);
+  }
   const config = JSON.parse(readFileSync(CONFIG, 'utf8'));
   const model = resolve(dirname(CONFIG), config.model);
   const runsDir = resolve(dirname(CONFIG), config.runsDir);

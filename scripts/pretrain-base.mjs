@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readAusten, DEBIAN_PACKAGE, NOVELS } from './pretrain/austen.mjs';
 import { trainByteLevelBpe, hfTokenizerJson } from './pretrain/bpe.mjs';
+import { ensureBuilt } from './ensure-built.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = join(ROOT, '.adapt-lab', 'pretrain');
@@ -89,24 +90,6 @@ function run(args, opts = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.status !== 0) throw new Error(`adapt-lab ${args.join(' ')} failed (${r.status}):\n${r.stderr || r.stdout}`);
   return r.stdout;
-}
-
-function newestMtime(dir) {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return t;
-}
-
-function ensureBuilt() {
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    say('building dist/cli.js (npm run build)');
-    const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('npm run build failed');
-  }
 }
 
 /** Bundles scripts/pretrain/engine-tools.ts (it imports the TypeScript engine) and loads it. */
@@ -397,7 +380,7 @@ async function main() {
   const out = resolve(ROOT, values.out ?? join('models', NAME));
   const steps = values.steps ? Number(values.steps) : TRAINING.maxSteps;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}`);
-  ensureBuilt();
+  ensureBuilt(ROOT, say);
   mkdirSync(WORK, { recursive: true });
   const tools = await engineTools();
   const backend = values.backend ?? 'auto';
