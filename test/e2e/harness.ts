@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { moodCases, writeJsonl } from '../helpers/tasks';
+import { sharedRootFrom } from '../helpers/shared';
 
 /** The repository root (run.mjs sets E2E_REPO; the bundle lives in .test-dist/e2e/). */
 export const REPO = process.env.E2E_REPO ?? resolve(__dirname, '..', '..');
@@ -17,14 +18,7 @@ export const PUBLISHER_NAME = (() => {
   return `${p.publisher}.${p.name}`;
 })();
 
-export function sharedDir(): string {
-  const c = [process.env.ADAPT_LAB_SHARED, join(REPO, 'shared'), resolve(REPO, '../shared')].filter((p): p is string => !!p);
-  const found = c.find((p) => existsSync(join(p, 'models')));
-  if (!found) throw new Error(`shared/ not found (looked in ${c.join(', ')})`);
-  return found;
-}
-
-export const STORIES = () => join(sharedDir(), 'models', 'stories260K', 'stories260K.gguf');
+export const STORIES = () => join(sharedRootFrom(REPO), 'models', 'stories260K', 'stories260K.gguf');
 
 export interface Tools {
   node24: string;

@@ -6,13 +6,17 @@ import { resolve } from 'node:path';
 
 let root: string | undefined;
 
-export function sharedRoot(): string {
-  if (root) return root;
-  const candidates = [process.env.ADAPT_LAB_SHARED, resolve(process.cwd(), 'shared'), resolve(process.cwd(), '../shared')]
+/** shared/ for a checkout at `base`: ADAPT_LAB_SHARED, `<base>/shared` or `<base>/../shared`. */
+export function sharedRootFrom(base: string): string {
+  const candidates = [process.env.ADAPT_LAB_SHARED, resolve(base, 'shared'), resolve(base, '../shared')]
     .filter((p): p is string => !!p);
-  root = candidates.find((p) => existsSync(p));
-  if (!root) throw new Error(`shared/ not found (looked in ${candidates.join(', ')})`);
-  return root;
+  const found = candidates.find((p) => existsSync(resolve(p, 'models')));
+  if (!found) throw new Error(`shared/ not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export function sharedRoot(): string {
+  return (root ??= sharedRootFrom(process.cwd()));
 }
 
 /** Absolute path of a file under shared/, e.g. sharedPath('models', 'stories260K', 'stories260K.gguf'). */

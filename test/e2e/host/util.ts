@@ -5,17 +5,11 @@ import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { AdaptLabApi } from '../../../src/extension/extension';
 import { moodCases, writeJsonl } from '../../helpers/tasks';
+import { sharedRootFrom } from '../../helpers/shared';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
 
-export function sharedDir(): string {
-  const c = [process.env.ADAPT_LAB_SHARED, join(REPO, 'shared'), resolve(REPO, '../shared')].filter((p): p is string => !!p);
-  const found = c.find((p) => existsSync(join(p, 'models')));
-  if (!found) throw new Error(`shared/ not found (looked in ${c.join(', ')})`);
-  return found;
-}
-
-export const STORIES = () => join(sharedDir(), 'models', 'stories260K', 'stories260K.gguf');
+export const STORIES = () => join(sharedRootFrom(REPO), 'models', 'stories260K', 'stories260K.gguf');
 
 export async function api(): Promise<AdaptLabApi> {
   const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'adapt-lab');
