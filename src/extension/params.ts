@@ -5,6 +5,7 @@
 // (test/e2e/params.test.ts checks both against each other).
 import { AdaptConfig } from '../protocol/config';
 import { globToRegExp, layerOf, selectLoraTargets, selects } from '../engine/train/paths';
+import type { ModuleNode } from '../engine/model/modules';
 
 export { globToRegExp, layerOf };
 
@@ -15,15 +16,8 @@ export interface InspectTensor {
   params: number;
 }
 
-export interface InspectNode {
-  path: string;
-  name: string;
-  params: number;
-  shape?: number[];
-  dtype?: string;
-  linear?: boolean;
-  children: InspectNode[];
-}
+/** A node of the module tree `inspect --json` prints (the engine's moduleTree; a type-only import keeps TensorFlow.js out). */
+export type InspectNode = ModuleNode;
 
 export interface InspectConfig {
   family: 'llama' | 'gpt2';
