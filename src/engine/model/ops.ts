@@ -149,43 +149,33 @@ function normInputGrad(g: Tensor, xhat: Tensor, r: Tensor, centred: boolean): Te
 // kernels per norm, and its weight gradients sum over the leading axes (a transpose on wasm).
 // One op per eps (custom ops take only tensors).
 type NormOp = (...inputs: Tensor[]) => Tensor;
-const rmsOps = new Map<number, NormOp>();
-const layerNormOps = new Map<number, NormOp>();
-
-function rmsNormOp(eps: number): NormOp {
-  let op = rmsOps.get(eps);
-  if (!op) {
-    op = customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) => {
-      const r = rmsOf(x, eps);
-      const xhat = tf.mul(x, r);
-      save([xhat, r, w]);
-      return {
-        value: tf.mul(xhat, w),
-        gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, false), sumRows(tf.mul(dy, xh))],
-      };
-    });
-    rmsOps.set(eps, op);
-  }
+const normOps = new Map<string, NormOp>();
+function cachedOp(key: string, make: () => NormOp): NormOp {
+  let op = normOps.get(key);
+  if (!op) normOps.set(key, (op = make()));
   return op;
 }
 
-function layerNormOp(eps: number): NormOp {
-  let op = layerNormOps.get(eps);
-  if (!op) {
-    op = customGrad((x: Tensor, w: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
-      const c = tf.sub(x, tf.mean(x, -1, true));
-      const r = rmsOf(c, eps);
-      const xhat = tf.mul(c, r);
-      save([xhat, r, w]);
-      return {
-        value: tf.add(tf.mul(xhat, w), b),
-        gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, true), sumRows(tf.mul(dy, xh)), sumRows(dy)],
-      };
-    });
-    layerNormOps.set(eps, op);
-  }
-  return op;
-}
+const rmsNormOp = (eps: number) => cachedOp(`rms:${eps}`, () => customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) => {
+  const r = rmsOf(x, eps);
+  const xhat = tf.mul(x, r);
+  save([xhat, r, w]);
+  return {
+    value: tf.mul(xhat, w),
+    gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, false), sumRows(tf.mul(dy, xh))],
+  };
+}));
+
+const layerNormOp = (eps: number) => cachedOp(`layer:${eps}`, () => customGrad((x: Tensor, w: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+  const c = tf.sub(x, tf.mean(x, -1, true));
+  const r = rmsOf(c, eps);
+  const xhat = tf.mul(c, r);
+  save([xhat, r, w]);
+  return {
+    value: tf.add(tf.mul(xhat, w), b),
+    gradFunc: (dy: Tensor, [xh, rr, ww]: Tensor[]) => [normInputGrad(tf.mul(dy, ww), xh, rr, true), sumRows(tf.mul(dy, xh)), sumRows(dy)],
+  };
+}));
 
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   if (fastPath) return rmsNormOp(eps)(x, weight);

@@ -99,13 +99,9 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     }
     const optimizer = new AdamW(adapted.params);
     const pad = padId(tokenizer);
-    if (t.threads > 1) {
-      if (native) log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
-      else if (!opts.gradWorker) log(`training.threads ${t.threads}: this build has no gradient worker script; training on one thread`, 'warn');
-      else {
-        pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
-      }
-    }
+    if (threads > 1) pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
+    else if (t.threads > 1 && native) log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
+    else if (t.threads > 1) log(`training.threads ${t.threads}: this build has no gradient worker script; training on one thread`, 'warn');
 
     const microPerEpoch = Math.ceil(trainExamples.length / t.batchSize);
     const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / t.gradAccumulation));

@@ -12,6 +12,7 @@ import { setFastPath } from '../../../src/engine/model/ops';
 import { applyAdapt } from '../../../src/engine/train/methods';
 import { AdamW } from '../../../src/engine/train/optimizer';
 import { accumulateGrads } from '../../../src/engine/train/step';
+import { sliceRows } from '../../../src/engine/train/parallel';
 import { PackedBatch } from '../../../src/engine/train/data';
 import { Rng } from '../../../src/engine/random';
 import { AdaptConfig } from '../../../src/protocol/config';
@@ -44,9 +45,7 @@ async function losses(make: () => Promise<CausalLM>, adapt: AdaptConfig, fast: b
     for (const [i, b] of data.entries()) {
       // Two micro-batches per step, as gradient accumulation runs them.
       const half = b.batch / 2;
-      const T = b.length;
-      const part = (from: number, to: number): PackedBatch => ({ ids: b.ids.subarray(from * T, to * T), labels: b.labels.subarray(from * T, to * T), weights: b.weights.subarray(from * T, to * T), batch: to - from, length: T, tokens: (to - from) * T });
-      const { loss, grads } = accumulateGrads(model, adapted.params, [part(0, half), part(half, b.batch)], b.tokens, {
+      const { loss, grads } = accumulateGrads(model, adapted.params, [sliceRows(b, 0, half), sliceRows(b, half, b.batch)], b.tokens, {
         firstTrainableLayer: adapted.firstTrainableLayer, dropout: 0, embeddingNoise: 0, seedOf: (j) => i * 10 + j,
       });
       opt.step(grads, 0.003, { weightDecay: 0.01, l2sp: 0, gradClip: 1 });
