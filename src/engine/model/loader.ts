@@ -247,7 +247,8 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
   return { weights: { names: () => [...norm.keys()], get: (n) => norm.get(n) }, files };
 }
 
-function configFromHf(configPath: string): ModelConfig {
+/** The engine config of a Hugging Face config.json (refused by name when a field is not supported). */
+export function configFromHf(configPath: string): ModelConfig {
   const c = readHfConfig(configPath);
   const src = basename(configPath);
   if (c.family === 'gpt2') {

@@ -1,0 +1,62 @@
+// Random small models of every family through our engine and through llama.cpp (the reference
+// implementation): the same weights as a Hugging Face folder and as the GGUF our exporter writes.
+// Per family: greedy ids over 40 tokens identical, next-token log-probabilities within the
+// tolerance below, and the HF folder and the GGUF give the same logits.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareWithLlamaCpp, describeAgreement, engineLogProbs } from '../helpers/llamacpp';
+import { RANDOM_PROMPT, tinyLlamaConfig, writeRandomModel } from '../helpers/random-model';
+import { selectBackend } from '../../src/engine/backend';
+import { loadModel } from '../../src/engine/model/loader';
+
+interface Case {
+  name: string;
+  config: Record<string, unknown>;
+  normOffset?: boolean;
+  /** max |Δ log p| against llama.cpp (see the note on each). */
+  tol: number;
+}
+
+// f32 weights, F32 KV cache, flash attention off: what remains is float32 summation order
+// (ggml's SIMD dot products vs XNNPACK's) through a few layers, ~1e-5 on these shapes; 1e-3
+// leaves room for longer sequences without hiding a wrong formula (those give 1e-1 and up).
+const CASES: Case[] = [
+  { name: 'Llama', config: tinyLlamaConfig(), tol: 1e-3 },
+  { name: 'Qwen2', config: tinyLlamaConfig({ architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', tie_word_embeddings: true }), tol: 1e-3 },
+];
+
+const N = 40;
+
+describe('llama.cpp reference: random models per family', function () {
+  let dir: string;
+  before(async () => {
+    await selectBackend({ backend: 'wasm' });
+    dir = mkdtempSync(join(tmpdir(), 'adapt-lab-families-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const c of CASES) {
+    it(`${c.name}: greedy ids and log-probabilities as llama.cpp's; HF folder and GGUF agree`, async () => {
+      const files = await writeRandomModel(join(dir, c.name), c.config, { normOffset: c.normOffset });
+      const fromGguf = await loadModel(files.gguf);
+      const fromHf = await loadModel(files.hfDir);
+      try {
+        const a = await compareWithLlamaCpp(files.gguf, fromGguf.model, RANDOM_PROMPT, N);
+        console.log(`      ${c.name} f32: ${describeAgreement(a)}`);
+        assert.deepEqual(a.argmaxMisses, [], describeAgreement(a));
+        assert.deepEqual(a.ourGreedy, a.run.generated);
+        assert.ok(a.maxAbsLogProb < c.tol, describeAgreement(a));
+        const g = engineLogProbs(fromGguf.model, a.run.ids);
+        const h = engineLogProbs(fromHf.model, a.run.ids);
+        let worst = 0;
+        g.forEach((row, p) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - h[p][j])))));
+        assert.ok(worst < 1e-5, `HF folder vs GGUF: max |Δ log p| ${worst}`);
+      } finally {
+        fromGguf.model.dispose();
+        fromHf.model.dispose();
+      }
+    });
+  }
+});
