@@ -5,7 +5,8 @@
 // Metadata keeps each value's GGUF type (`typedMetadata`), so a file can be written back as read.
 import { readFileSync } from 'node:fs';
 import { alignedView, BinaryReader, BinaryWriter, FormatError, Label, leBytes, writeFileAtomic } from './binary';
-import { bf16BytesToF32, f16BytesToF32, f16ToF32, f32ArrayToBf16, f32ArrayToF16 } from './float16';
+import { bf16BytesToF32, f16BytesToF32, f32ArrayToBf16, f32ArrayToF16 } from './float16';
+import { dequantizeRows, isQuantType, QUANT_TYPES } from './quant';
 
 /** Metadata value types. */
 export const GgufType = {
@@ -40,7 +41,7 @@ export interface GgmlTypeInfo { id: number; name: string; blockSize: number; typ
 export const GGML_TYPES: ReadonlyMap<number, GgmlTypeInfo> =
   new Map(GGML_TABLE.map(([id, name, blockSize, typeSize]) => [id, { id, name, blockSize, typeSize }]));
 const GGML_BY_NAME = new Map([...GGML_TYPES.values()].map((t) => [t.name, t]));
-const LOADABLE = ['F32', 'F16', 'BF16', 'Q8_0'];
+const LOADABLE = ['F32', 'F16', 'BF16', ...QUANT_TYPES];
 
 export interface GgufTensorInfo {
   name: string;
@@ -66,7 +67,7 @@ export interface GgufFile {
   /** Absolute offset of the data section in the file. */
   dataOffset: number;
   tensor(name: string): GgufTensorInfo | undefined;
-  /** The tensor as Float32 (F32, F16, BF16 and Q8_0 are supported), in row-major order. */
+  /** The tensor as Float32 (F32, F16, BF16 and the quantized types of quant.ts), in row-major order. */
   loadTensor(name: string): Float32Array;
   /** The tensor's stored bytes (a view into the file's buffer). */
   tensorBytes(name: string): Uint8Array;
@@ -185,22 +186,15 @@ function decodeTensor(bytes: Uint8Array, dataOffset: number, t: GgufTensorInfo, 
     case 'F32': return new Float32Array(alignedView(bytes, at, n, Float32Array));
     case 'F16': return f16BytesToF32(bytes, at, n);
     case 'BF16': return bf16BytesToF32(bytes, at, n);
-    case 'Q8_0': return dequantQ8_0(bytes, at, n);
     default:
+      if (isQuantType(t.typeName)) {
+        const cols = t.ne[0];
+        if (n === 0) return new Float32Array(0);
+        return dequantizeRows({ type: t.typeName, rows: n / cols, cols, bytes: bytes.subarray(at, at + t.byteSize) });
+      }
       throw new FormatError(path, `tensor "${t.name}" has type ${t.typeName}, which is not supported `
         + `(supported: ${LOADABLE.join(', ')})`);
   }
-}
-
-/** Q8_0: blocks of 32 values, each an f16 scale d then 32 int8 q; value = d·q. */
-function dequantQ8_0(bytes: Uint8Array, at: number, n: number): Float32Array {
-  const out = new Float32Array(n);
-  const q = new Int8Array(bytes.buffer, bytes.byteOffset + at, (n / 32) * 34);
-  for (let b = 0, o = 0; o < n; b += 34) {
-    const d = f16ToF32(bytes[at + b] | (bytes[at + b + 1] << 8));
-    for (let j = 2; j < 34; j++) out[o++] = d * q[b + j];
-  }
-  return out;
 }
 
 function checkType(r: BinaryReader, type: number, label: Label): GgufType {

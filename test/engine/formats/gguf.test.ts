@@ -168,18 +168,19 @@ describe('formats/gguf', () => {
   });
 
   it('refuses unsupported tensor types by name, and honours general.alignment', () => {
-    const p = join(dir, 'q4k.gguf');
+    const p = join(dir, 'iq4.gguf');
     writeGguf(p, new Map([['general.alignment', { type: GgufType.UINT32, value: 64 }]]), [
       { name: 'x', shape: [1], data: new Float32Array([1]) },
-      { name: 'blk.0.attn_q.weight', shape: [1, 256], type: 'Q4_K', raw: new Uint8Array(144) },
+      { name: 'blk.0.attn_q.weight', shape: [1, 256], type: 'IQ4_XS', raw: new Uint8Array(136) },
     ]);
     const f = readGguf(p);
     assert.equal(f.alignment, 64);
     assert.equal(f.dataOffset % 64, 0);
     assert.equal(f.tensor('blk.0.attn_q.weight')!.offset, 64);
     assert.throws(() => f.loadTensor('blk.0.attn_q.weight'), (e: unknown) => e instanceof FormatError && e.message
-      === 'q4k.gguf: tensor "blk.0.attn_q.weight" has type Q4_K, which is not supported (supported: F32, F16, BF16, Q8_0)');
-    assert.equal(f.tensorBytes('blk.0.attn_q.weight').length, 144);
+      === 'iq4.gguf: tensor "blk.0.attn_q.weight" has type IQ4_XS, which is not supported (supported: F32, F16, BF16, '
+      + 'Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)');
+    assert.equal(f.tensorBytes('blk.0.attn_q.weight').length, 136);
   });
 
   it('reads version 2 and refuses versions 1 and 4', () => {
