@@ -16,6 +16,8 @@ commands:
   train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
   suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
                                                  rank linear modules by gradient norm on your data
+  models [--json] [--folder DIR]...              models already on this machine (Hugging Face cache, Ollama,
+                                                 LM Studio, llama.cpp) and whether Adapt Lab can train them
   worker                                         inference worker for the extension (IPC only)
   eval --model MODEL [--adapter RUN_DIR|PEFT_DIR] --prompts FILE [--probe TEXT] [--data JSONL] [--samples K] [--temperature T] [--max-tokens N] [--seed S] [--out FILE] [--json]
   export RUN_DIR --format peft|merged-hf|merged-gguf --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
@@ -35,6 +37,7 @@ const commands: Record<string, Command> = {
     return 0;
   },
   export: async (a) => (await import('./commands/export')).exportCommand(a),
+  models: async (a) => (await import('./commands/models')).modelsCommand(a),
   eval: async (a) => (await import('./commands/eval')).evalCommand(a),
 };
 

@@ -41,7 +41,8 @@ export interface GgmlTypeInfo { id: number; name: string; blockSize: number; typ
 export const GGML_TYPES: ReadonlyMap<number, GgmlTypeInfo> =
   new Map(GGML_TABLE.map(([id, name, blockSize, typeSize]) => [id, { id, name, blockSize, typeSize }]));
 const GGML_BY_NAME = new Map([...GGML_TYPES.values()].map((t) => [t.name, t]));
-const LOADABLE = ['F32', 'F16', 'BF16', ...QUANT_TYPES];
+/** Tensor types loadTensor decodes (the catalogue's verdicts read this list too). */
+export const LOADABLE: readonly string[] = ['F32', 'F16', 'BF16', ...QUANT_TYPES];
 
 export interface GgufTensorInfo {
   name: string;

@@ -8,8 +8,10 @@ import { tf, Tensor } from '../tf';
 import { readGguf, GgufFile } from '../formats/gguf';
 import { readSafetensorsModel, readSafetensors } from '../formats/safetensors';
 import { readHfConfig } from '../formats/hfconfig';
+import { hasGgufMagic } from '../formats/gguf-header';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { checkConfig, ModelConfig } from './config';
+import { GGUF_ARCHITECTURES } from './architectures';
 import { CausalLM, internalShape, ParamSpec, familyOf } from './model';
 
 export interface TensorInfo {
@@ -142,6 +144,9 @@ function configFromGguf(file: GgufFile): ModelConfig {
   const arch = String(get('general.architecture') ?? '');
   const src = basename(file.path);
   const tensor = (n: string) => file.tensors.find((t) => t.name === n);
+  if (!GGUF_ARCHITECTURES.includes(arch)) {
+    throw new Error(`${src}: architecture "${arch}" is not supported (supported: ${GGUF_ARCHITECTURES.join(', ')})`);
+  }
   const embd = tensor('token_embd.weight');
   if (!embd) throw new Error(`${src}: tensor "token_embd.weight" is missing`);
   const vocabSize = embd.shape[0];
@@ -180,7 +185,7 @@ function configFromGguf(file: GgufFile): ModelConfig {
       tiedHead: !tensor('output.weight'),
     };
   }
-  throw new Error(`${src}: architecture "${arch}" is not supported (supported: llama, mistral, qwen2, gpt2)`);
+  throw new Error(`${src}: architecture "${arch}" is listed in GGUF_ARCHITECTURES but has no loader branch`);
 }
 
 function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
@@ -290,8 +295,9 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
   return { model: new CausalLM(config, params), dtypes };
 }
 
+/** A .gguf file, or a file that starts with GGUF's magic (an Ollama blob has no extension). */
 export function isGgufPath(path: string): boolean {
-  return /\.gguf$/i.test(path);
+  return /\.gguf$/i.test(path) || hasGgufMagic(path);
 }
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {

@@ -48,6 +48,19 @@ export interface RunRecord {
   pid?: number;
   /** Path of the newest checkpoint reported by a checkpoint event. */
   lastCheckpoint?: string;
+  /** Where the base model came from (absent in runs made before this was recorded). */
+  base?: RunBase;
+}
+
+/**
+ * The base model as the user knows it: its store (ollama, huggingface, …, or "file") and name
+ * (`llama3.2:1b`), so an export can say `FROM llama3.2:1b`; `sha256` is its file's hash (a GGUF).
+ */
+export interface RunBase {
+  source: string;
+  name: string;
+  path: string;
+  sha256?: string;
 }
 
 export type AuditAction = 'started' | 'stopped' | 'resumed' | 'exported' | 'deleted' | 'failed' | 'finished';
@@ -94,6 +107,8 @@ export interface CreateRunOptions {
   pid?: number;
   who?: string;
   now?: Date;
+  /** Where the base model came from; its sha256 is taken from the hashes when it is one file. */
+  base?: Omit<RunBase, 'sha256'>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,6 +454,7 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
     method: opts.method,
     ...(opts.params ? { params: opts.params } : {}),
     pid: opts.pid ?? process.pid,
+    ...(opts.base ? { base: { ...opts.base, ...(hashes[resolve(opts.base.path)] ? { sha256: hashes[resolve(opts.base.path)] } : {}) } } : {}),
   };
   writeJsonAtomic(join(dir, RUN_FILE), record);
   const handle = new Handle(dir, record, opts.who);

@@ -16,6 +16,7 @@ import { GradientPool, startGradientPool } from './parallel';
 import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
 import { createRun, openRun, RunHandle } from '../runs/store';
+import { modelOrigin } from '../catalogue';
 import { saveCheckpoint, loadCheckpoint, latestCheckpoint } from '../runs/checkpoint';
 import { evaluateRunEnd } from '../eval/report';
 
@@ -123,7 +124,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     let badEvals = 0;
     let resumedFrom: number | undefined;
     if (!run) {
-      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
+      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, base: { ...(await modelOrigin(config.model)), path: config.model }, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
       for (const e of pending.splice(0)) run.appendEvent(e);
     } else {
       const ck = loadCheckpoint(run.dir, 'latest');
