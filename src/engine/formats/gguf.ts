@@ -3,10 +3,10 @@
 // the tensor data. The whole file is read into memory once; every count and length is checked
 // against the bytes left, so a hostile file neither allocates beyond its size nor hangs.
 // Metadata keeps each value's GGUF type (`typedMetadata`), so a file can be written back as read.
-import { readFileSync } from 'node:fs';
 import { alignedView, BinaryReader, BinaryWriter, FormatError, Label, leBytes, writeFileAtomic } from './binary';
 import { bf16BytesToF32, f16BytesToF32, f32ArrayToBf16, f32ArrayToF16 } from './float16';
 import { dequantizeRows, isQuantType, QUANT_TYPES } from './quant';
+import { readModelFile } from './limits';
 
 /** Metadata value types. */
 export const GgufType = {
@@ -81,7 +81,7 @@ const KV_MIN = 8 + 4 + 1; // key length, type, smallest value
 const SCALAR_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8]; // by type; STRING/ARRAY: their smallest
 
 export function readGguf(path: string): GgufFile {
-  return parseGguf(readFileSync(path), path);
+  return parseGguf(readModelFile(path, 'GGUF'), path);
 }
 
 /** Parses a whole GGUF file held in memory; `path` names it in errors. */

@@ -1,7 +1,7 @@
 // A Hugging Face config.json, checked and reduced to the fields the engine uses, as a
 // discriminated union by model family. Errors are FormatErrors naming the file and the field.
-import { readFileSync } from 'node:fs';
 import { FormatError } from './binary';
+import { readJsonFile, showValue } from './limits';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gpt2'] as const;
 
@@ -65,14 +65,7 @@ export interface Gpt2Config {
 export type HfConfig = LlamaConfig | Gpt2Config;
 
 export function readHfConfig(path: string): HfConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw e;
-    throw new FormatError(path, `is not valid JSON (${(e as Error).message})`);
-  }
-  return parseHfConfig(raw, path);
+  return parseHfConfig(readJsonFile(path), path);
 }
 
 /** Checks an already parsed config.json; `path` names it in errors. */
@@ -80,7 +73,7 @@ export function parseHfConfig(raw: unknown, path: string): HfConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(path, 'is not a JSON object');
   const c = raw as Record<string, unknown>;
   const bad = (field: string, want: string) =>
-    new FormatError(path, `field "${field}" ${field in c ? `is ${JSON.stringify(c[field])?.slice(0, 60)}` : 'is missing'}; `
+    new FormatError(path, `field "${field}" ${field in c ? `is ${showValue(c[field])}` : 'is missing'}; `
       + `expected ${want}`);
   const has = (f: string) => c[f] !== undefined && c[f] !== null;
   const int = (f: string, def?: number): number => {

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, isAbsolute } from 'node:path';
 import { alignedView, BinaryReader, FormatError, leBytes, writeFileAtomic } from './binary';
 import { bf16BytesToF32, f16BytesToF32, f32ArrayToF16 } from './float16';
+import { readModelFile } from './limits';
 
 export interface TensorEntry {
   name: string;
@@ -27,7 +28,7 @@ const ITEM_SIZE = new Map<string, number>([['F32', 4], ['F16', 2], ['BF16', 2], 
 const MAX_HEADER = 100 * 1024 * 1024;
 
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(readFileSync(path), path);
+  return parseSafetensors(readModelFile(path, 'safetensors'), path);
 }
 
 /** Parses a whole safetensors file held in memory; `path` names it in errors. */
@@ -52,6 +53,7 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
 
   const metadataEntries: [string, string][] = [];
   const tensors = new Map<string, TensorEntry>();
+  const spans: { name: string; dtype: string; shape: number[]; begin: number; end: number; count: number }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (!isObject(entry)) throw r.error('__metadata__ is not a JSON object');
@@ -82,7 +84,18 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
       throw bad(`shape [${shape.join(', ')}] of ${dtype} needs ${count * itemSize} bytes but data_offsets [${begin}, ${end}] `
         + `hold ${end - begin}`);
     }
-    tensors.set(name, { name, dtype, shape: shape as number[], data: decode(bytes, dataStart + begin, count, dtype) });
+    spans.push({ name, dtype, shape: shape as number[], begin, end, count });
+  }
+  // Two tensors sharing bytes would alias each other's weights; the format lays them end to end.
+  const sorted = spans.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    const [a, b] = [sorted[i - 1], sorted[i]];
+    if (b.begin < a.end) {
+      throw r.error(`tensor "${b.name}": data_offsets [${b.begin}, ${b.end}] overlap those of tensor "${a.name}" [${a.begin}, ${a.end}]`);
+    }
+  }
+  for (const t of spans) {
+    tensors.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, data: decode(bytes, dataStart + t.begin, t.count, t.dtype) });
   }
   return { path, metadata: Object.fromEntries(metadataEntries), tensors };
 }

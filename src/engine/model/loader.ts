@@ -6,9 +6,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tf, Tensor } from '../tf';
 import { readGguf, GgufFile } from '../formats/gguf';
+import { FormatError } from '../formats/binary';
 import { readSafetensorsModel, readSafetensors } from '../formats/safetensors';
 import { readHfConfig } from '../formats/hfconfig';
 import { hasGgufMagic } from '../formats/gguf-header';
+import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../formats/limits';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { checkConfig, ModelConfig } from './config';
 import { GGUF_ARCHITECTURES } from './architectures';
@@ -42,7 +44,29 @@ export interface LoadOptions {
 /** Raw weights by HF name, in HF layout, before they become tensors. */
 interface RawWeights {
   get(name: string): { data: Float32Array; shape: number[]; dtype: string } | undefined;
+  /** The shape `get` would return, without decoding the data. */
+  shape(name: string): number[] | undefined;
   names(): string[];
+}
+
+/** Field names of the counts and floats that a file claims, for messages. */
+interface ClaimFields { layers: string; normEps: string; ropeTheta?: string }
+
+/**
+ * What the metadata claims, checked before anything is sized by it (formats/limits.ts): the layer
+ * count against the blocks the tensors hold, float hyperparameters finite and positive.
+ */
+function checkClaims(file: string, config: ModelConfig, fields: ClaimFields, tensorNames: string[]): void {
+  checkPositiveFinite(file, fields.normEps, config.normEps);
+  if (config.family === 'llama' && fields.ropeTheta) checkPositiveFinite(file, fields.ropeTheta, config.ropeTheta);
+  checkLayerCount(file, fields.layers, config.layers, tensorNames);
+}
+
+function ggufClaimFields(file: GgufFile): ClaimFields {
+  const arch = String(file.metadata.get('general.architecture') ?? '');
+  return arch === 'gpt2'
+    ? { layers: 'gpt2.block_count', normEps: 'gpt2.attention.layer_norm_epsilon' }
+    : { layers: `${arch}.block_count`, normEps: `${arch}.attention.layer_norm_rms_epsilon`, ropeTheta: `${arch}.rope.freq_base` };
 }
 
 // ---------------------------------------------------------------------------------- GGUF
@@ -196,8 +220,15 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
     if (hf) byHf.set(hf, t.name);
   }
   const arch = String(metaOf(file).get('general.architecture'));
+  const transposed = (name: string, shape: number[]) => config.family === 'gpt2' && shape.length === 2 && /\.(c_attn|c_proj|c_fc)\.weight$/.test(name);
   return {
     names: () => [...byHf.keys()],
+    shape(name) {
+      const g = byHf.get(name);
+      const info = g === undefined ? undefined : file.tensor(g);
+      if (!info) return undefined;
+      return transposed(name, info.shape) ? [info.shape[1], info.shape[0]] : info.shape.slice();
+    },
     get(name) {
       const g = byHf.get(name);
       if (!g) return undefined;
@@ -211,7 +242,7 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
           data = permuteRope(data, shape[0], shape.length > 1 ? shape[1] : 1, heads);
         }
       }
-      if (config.family === 'gpt2' && shape.length === 2 && /\.(c_attn|c_proj|c_fc)\.weight$/.test(name)) {
+      if (transposed(name, shape)) {
         // GGUF keeps nn.Linear's [out, in]; Hugging Face's GPT-2 Conv1D is [in, out].
         data = transpose2d(data, shape[0], shape[1]);
         shape = [shape[1], shape[0]];
@@ -249,7 +280,7 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
       files = [index, ...[...new Set(Object.values(wm))].map((f) => join(path, f))];
     } else files = [join(path, 'model.safetensors')];
   }
-  return { weights: { names: () => [...norm.keys()], get: (n) => norm.get(n) }, files };
+  return { weights: { names: () => [...norm.keys()], get: (n) => norm.get(n), shape: (n) => norm.get(n)?.shape }, files };
 }
 
 /** The engine config of a Hugging Face config.json (refused by name when a field is not supported). */
@@ -275,15 +306,20 @@ export function configFromHf(configPath: string): ModelConfig {
 function buildModel(config: ModelConfig, weights: RawWeights, source: string): { model: CausalLM; dtypes: Map<string, string> } {
   checkConfig(config, source);
   const specs: ParamSpec[] = familyOf(config).paramSpecs(config);
+  // Every tensor's presence and shape first: dims claimed by the metadata (heads, hidden size,
+  // vocabulary) are checked against the file before any tensor is decoded or permuted by them.
+  for (const s of specs) {
+    const shape = weights.shape(s.name);
+    if (!shape) throw new Error(`${source}: tensor "${s.name}" is missing`);
+    if (shape.join() !== s.shape.join()) {
+      throw new Error(`${source}: tensor "${s.name}" has shape [${shape}], expected [${s.shape}] from the config`);
+    }
+  }
   const params = new Map<string, Tensor>();
   const dtypes = new Map<string, string>();
   try {
     for (const s of specs) {
-      const w = weights.get(s.name);
-      if (!w) throw new Error(`${source}: tensor "${s.name}" is missing`);
-      if (w.shape.join() !== s.shape.join()) {
-        throw new Error(`${source}: tensor "${s.name}" has shape [${w.shape}], expected [${s.shape}] from the config`);
-      }
+      const w = weights.get(s.name)!;
       const data = s.layout === 'linear' ? transpose2d(w.data, s.shape[0], s.shape[1]) : w.data;
       params.set(s.name, tf.tensor(data, internalShape(s), 'float32'));
       dtypes.set(s.name, w.dtype);
@@ -306,11 +342,18 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   if (isGgufPath(path)) {
     const file = readGguf(path);
     const config = configFromGguf(file);
+    checkClaims(path, config, ggufClaimFields(file), file.tensors.map((t) => t.name));
     const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path));
     const meta = new Map<string, unknown>();
     for (const k of file.metadata.keys()) meta.set(k, metaOf(file).get(k));
     let tokenizer: Tokenizer | undefined;
-    if (meta.has('tokenizer.ggml.tokens')) tokenizer = tokenizerFromGgufMetadata(meta);
+    if (meta.has('tokenizer.ggml.tokens')) {
+      try {
+        tokenizer = tokenizerFromGgufMetadata(meta);
+      } catch (e) {
+        throw new FormatError(path, (e as Error).message);
+      }
+    }
     const name = String(meta.get('general.name') ?? basename(path, '.gguf'));
     const chatTemplate = meta.get('tokenizer.chat_template') as string | undefined;
     return { model, tokenizer, format: 'gguf', path, files: [path], name, dtypes, chatTemplate, loadMs: performance.now() - t0 };
@@ -319,21 +362,29 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   if (!configPath) throw new Error(`${path}: no config.json found (pass one with --config)`);
   const config = configFromHf(configPath);
   const { weights, files } = hfWeights(path);
+  const gpt2 = config.family === 'gpt2';
+  checkClaims(configPath, config, gpt2 ? { layers: 'n_layer', normEps: 'layer_norm_epsilon' }
+    : { layers: 'num_hidden_layers', normEps: 'rms_norm_eps', ropeTheta: 'rope_theta' }, weights.names());
   const { model, dtypes } = buildModel(config, weights, basename(path));
   const dir = statSync(path).isDirectory() ? path : dirname(path);
   let tokenizer: Tokenizer | undefined;
   let chatTemplate: string | undefined;
   const tokPath = join(dir, 'tokenizer.json');
   if (existsSync(tokPath)) {
-    const raw = JSON.parse(readFileSync(tokPath, 'utf8'));
-    const cfgJson = JSON.parse(readFileSync(configPath, 'utf8'));
-    tokenizer = tokenizerFromHfJson(raw, cfgJson);
+    const raw = readJsonFile(tokPath);
+    const cfgJson = readJsonFile(configPath) as Record<string, unknown>;
+    tokenizer = tokenizerFromHfJson(raw, cfgJson, { path: tokPath, modelVocabSize: config.vocabSize });
     files.push(tokPath);
   }
   const tcPath = join(dir, 'tokenizer_config.json');
   if (existsSync(tcPath)) {
-    const tc = JSON.parse(readFileSync(tcPath, 'utf8'));
-    if (typeof tc.chat_template === 'string') chatTemplate = tc.chat_template;
+    const tc = readJsonFile(tcPath);
+    if (typeof tc !== 'object' || tc === null || Array.isArray(tc)) throw new FormatError(tcPath, 'is not a JSON object');
+    const template = (tc as Record<string, unknown>).chat_template;
+    if (template !== undefined && template !== null && typeof template !== 'string' && !Array.isArray(template)) {
+      throw new FormatError(tcPath, 'field "chat_template" is not a string');
+    }
+    if (typeof template === 'string') chatTemplate = template;
   }
   files.unshift(configPath);
   return { model, tokenizer, format: 'hf', path, files, name: basename(path), dtypes, chatTemplate, loadMs: performance.now() - t0 };

@@ -5,6 +5,7 @@ import { VocabTokenizer, type FragmentContext, type SpecialToken } from './base'
 import { BpeRanks } from './merge';
 import { byteTokenName, parseByteToken, toByteLevel, utf8 } from './bytes';
 import { compilePattern, GPT2_PATTERN, splitIsolated } from './pretokenize';
+import { checkTokenId } from '../formats/limits';
 
 export interface HfTokenizerConfig {
   bos_token_id?: number;
@@ -219,7 +220,14 @@ function postProcessorInfo(p: unknown): PostInfo {
 const WORD_CACHE_MAX_LEN = 256;
 const WORD_CACHE_LIMIT = 100_000;
 
-export function tokenizerFromHfJson(json: unknown, config: HfTokenizerConfig = {}): Tokenizer {
+export interface HfTokenizerOptions {
+  /** The file, for messages (default "tokenizer.json"). */
+  path?: string;
+  /** The model's vocabulary size (config.json), which may exceed the tokenizer's (padded for speed). */
+  modelVocabSize?: number;
+}
+
+export function tokenizerFromHfJson(json: unknown, config: HfTokenizerConfig = {}, opts: HfTokenizerOptions = {}): Tokenizer {
   if (!isObj(json)) fail('expected an object');
   const model = json.model;
   if (!isObj(model)) fail('no "model"');
@@ -229,16 +237,24 @@ export function tokenizerFromHfJson(json: unknown, config: HfTokenizerConfig = {
   if (typeof model.end_of_word_suffix === 'string' && model.end_of_word_suffix) fail('end_of_word_suffix is not supported');
   if (!isObj(model.vocab)) fail('model.vocab must be an object');
 
+  // Tables of every id are allocated from the largest id, so ids are checked against the number
+  // of tokens defined (or the model's vocabulary) first: one id of 5e8 must not cost gigabytes.
+  const file = opts.path ?? 'tokenizer.json';
+  const vocabEntries = Object.entries(model.vocab);
+  const addedList = Array.isArray(json.added_tokens) ? json.added_tokens : [];
+  const idLimit = Math.max(vocabEntries.length + addedList.length, opts.modelVocabSize ?? 0);
   const vocab = new Map<string, number>();
   let size = 0;
-  for (const [tok, id] of Object.entries(model.vocab)) {
+  for (const [tok, id] of vocabEntries) {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`bad id for token ${JSON.stringify(tok)}`);
+    checkTokenId(file, `model.vocab id of token ${JSON.stringify(tok).slice(0, 40)}`, id, idLimit);
     vocab.set(tok, id);
     size = Math.max(size, id + 1);
   }
   const added: { id: number; content: string; special: boolean; lstrip: boolean; rstrip: boolean }[] = [];
-  for (const a of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
-    if (!isObj(a) || typeof a.id !== 'number' || typeof a.content !== 'string') fail('bad added_tokens entry');
+  for (const [i, a] of addedList.entries()) {
+    if (!isObj(a) || typeof a.id !== 'number' || typeof a.content !== 'string') fail(`bad added_tokens entry #${i}`);
+    checkTokenId(file, `added_tokens[${i}].id`, a.id, idLimit);
     added.push({ id: a.id, content: a.content, special: a.special === true, lstrip: a.lstrip === true, rstrip: a.rstrip === true });
     size = Math.max(size, a.id + 1);
   }

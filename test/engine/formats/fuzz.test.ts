@@ -287,6 +287,16 @@ describe('formats fuzz', function () {
       refuse('length mismatch', one({ dtype: 'F16', shape: [4], data_offsets: [0, 16] }), /shape \[4\] of F16 needs 8 bytes but data_offsets \[0, 16\] hold 16/);
       refuse('later tensor', makeSafetensors({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] }, 'b.weight': { dtype: 'I64', shape: [1], data_offsets: [1, 8] } }, new Uint8Array(9)),
         /tensor "b\.weight": shape \[1\] of I64 needs 8 bytes/);
+      const pair = (a: [number, number], b: [number, number], data = 32) =>
+        makeSafetensors({ a: { dtype: 'F32', shape: [(a[1] - a[0]) / 4], data_offsets: a }, b: { dtype: 'F32', shape: [(b[1] - b[0]) / 4], data_offsets: b } }, new Uint8Array(data));
+      refuse('same offsets', pair([0, 16], [0, 16]), /tensor "b": data_offsets \[0, 16\] overlap those of tensor "a" \[0, 16\]/);
+      refuse('partly overlapping', pair([0, 16], [8, 24]), /tensor "b": data_offsets \[8, 24\] overlap those of tensor "a" \[0, 16\]/);
+      refuse('out of order, overlapping', pair([16, 32], [4, 20]), /tensor "a": data_offsets \[16, 32\] overlap those of tensor "b" \[4, 20\]/);
+      refuse('one inside another', pair([0, 32], [8, 16]), /overlap those of tensor "a" \[0, 32\]/);
+      // end to end in either order, gaps and empty tensors are fine
+      assert.equal(parseSafetensors(pair([16, 32], [0, 16]), 'ok.safetensors').tensors.size, 2);
+      assert.equal(parseSafetensors(pair([0, 8], [16, 32]), 'ok.safetensors').tensors.size, 2);
+      assert.equal(parseSafetensors(pair([8, 8], [0, 16]), 'ok.safetensors').tensors.size, 2);
       const odd = parseSafetensors(makeSafetensors('{"__proto__": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}}', Buffer.from([3, 4])), 'ok.safetensors');
       assert.deepEqual([...odd.tensors.get('__proto__')!.data], [3, 4]);
     });
