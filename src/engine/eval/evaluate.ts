@@ -10,6 +10,7 @@ import { evaluateLoss } from '../train/step';
 import { Rng } from '../random';
 import { CaseModelResult, EvalSection } from '../../protocol/eval';
 import { PromptCase } from './prompts';
+import type { ChatFormat } from '../chat/template';
 import { matches, mean, percentile } from './match';
 
 export interface EvalSettings {
@@ -177,8 +178,8 @@ export function probePerplexity(model: CausalLM, tokenizer: Tokenizer, path: str
 }
 
 /** Validation loss, perplexity and next-token accuracy on a data file (any training format). */
-export function dataMetrics(model: CausalLM, tokenizer: Tokenizer, path: string): { valLoss: number; valPerplexity: number; tokenAccuracy: number; tokens: number } {
-  const ds = loadDataset(path, tokenizer, { maxLength: Math.min(model.config.maxPositions, 1024) });
+export function dataMetrics(model: CausalLM, tokenizer: Tokenizer, path: string, chat?: ChatFormat): { valLoss: number; valPerplexity: number; tokenAccuracy: number; tokens: number } {
+  const ds = loadDataset(path, tokenizer, { maxLength: Math.min(model.config.maxPositions, 1024), chat });
   const batches = makeBatches(ds.examples, BATCH, new Rng(0), { shuffle: false }).map((b) => packBatch(b, padId(tokenizer)));
   const m = evaluateLoss(model, batches);
   return { valLoss: m.valLoss, valPerplexity: m.perplexity, tokenAccuracy: m.tokenAccuracy, tokens: m.labelTokens };

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { selectBackend } from '../backend';
 import { loadModel } from '../model/loader';
+import { chatFormatFor } from '../chat/encode';
 import { readRunRecord, writeJsonAtomic } from '../runs/store';
 import { CaseModelResult, CaseRef, CaseResult, EvalReport, EvalReportEvent, EvalSection } from '../../protocol/eval';
 import { readPromptFile, PromptCase } from './prompts';
@@ -60,7 +61,7 @@ async function evaluateOne(opts: EvalOptions, modelPath: string, cases: PromptCa
       mem.sample();
     }
     if (opts.data) {
-      const d = dataMetrics(lm.model, lm.tokenizer, opts.data);
+      const d = dataMetrics(lm.model, lm.tokenizer, opts.data, chatFormatFor(lm.chatTemplate, lm.tokenizer));
       Object.assign(extra, { valLoss: d.valLoss, valPerplexity: d.valPerplexity, tokenAccuracy: d.tokenAccuracy });
       dataTokens = d.tokens;
       mem.sample();

@@ -18,6 +18,7 @@ import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:pat
 import { RunConfig } from '../../protocol/config';
 import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../protocol/events';
 import { writeFileAtomic } from '../formats/binary';
+import type { ChatTemplateInfo } from '../chat/template';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -50,6 +51,11 @@ export interface RunRecord {
   lastCheckpoint?: string;
   /** Where the base model came from (absent in runs made before this was recorded). */
   base?: RunBase;
+  /**
+   * The chat template conversations ({"messages"} data) were rendered with: the model's own, or
+   * the default for a model without one. Exports write this one.
+   */
+  chatTemplate?: ChatTemplateInfo;
 }
 
 /**

@@ -2,7 +2,8 @@
 //
 // Formats (one kind per file):
 //   .jsonl / .json  {"prompt": "...", "completion": "..."}    loss on the completion (and EOS)
-//   .jsonl / .json  {"messages": [{"role", "content"}, ...]}   loss on assistant turns (and EOS)
+//   .jsonl / .json  {"messages": [{"role", "content"}, ...]}   loss on assistant turns (with their end-of-turn
+//                                                              marker), rendered with the model's chat template
 //   .txt            plain text                                 loss on every token, cut into
 //                                                              chunks of maxLength tokens
 // Every error names the file and line (`train.jsonl:17: "completion" is missing`).
@@ -12,6 +13,8 @@ import { TokenStats } from '../../protocol/events';
 import type { Tokenizer } from '../tokenizers';
 import { Rng } from '../random';
 import { locateJsonError } from './config';
+import { CHAT_ROLES, ChatFormat, ChatMessage, ChatRole, ChatTemplateInfo } from '../chat/template';
+import { chatFormatFor, encodeChat } from '../chat/encode';
 
 export interface Example {
   ids: number[];
@@ -29,52 +32,20 @@ export interface Dataset {
   format: DataFormat;
   /** Things worth telling the user that did not stop loading (dropped examples). */
   warnings: string[];
+  /** The chat template conversations were rendered with ({"messages"} data only). */
+  chat?: ChatTemplateInfo;
 }
 
 export interface LoadDatasetOptions {
   maxLength: number;
+  /**
+   * How conversations are rendered: the model's chat template (chatFormatFor(lm.chatTemplate,
+   * tokenizer)). Default: the default template, as for a model without one.
+   */
+  chat?: ChatFormat;
 }
 
-export type ChatRole = 'system' | 'user' | 'assistant';
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
-
-const ROLES: readonly ChatRole[] = ['system', 'user', 'assistant'];
-
-// ------------------------------------------------------------------------------ chat template
-
-/**
- * The one chat format used for training and evaluation, whatever the model's own template is
- * (Jinja chat templates are not implemented). Quoted by the README.
- */
-export const DEFAULT_CHAT_TEMPLATE_DOC = [
-  'Conversations ({"messages": [...]}) are rendered with this fixed template, whatever chat template',
-  'the model ships with (model Jinja templates are not used):',
-  '',
-  '  <|system|>\\n{content}\\n          (for a system message)',
-  '  <|user|>\\n{content}\\n            (for a user message)',
-  '  <|assistant|>\\n{content}{eos}\\n  (for an assistant message; {eos} is the EOS token)',
-  '',
-  'The markers are plain text (tokenized like any other text). Loss is computed only on the',
-  'assistant content and its EOS token; system and user turns and all markers are context.',
-  'At evaluation the prompt is the conversation up to and including "<|assistant|>\\n".',
-].join('\n');
-
-const header = (role: ChatRole) => `<|${role}|>\n`;
-
-/**
- * The conversation rendered as text up to the start of the next assistant turn (for display and
- * for tools that take text). To generate from a model trained here, use encodeChatPrompt: it gives
- * exactly the training tokens (assistant turns are encoded as separate pieces, which for
- * SentencePiece differs slightly from encoding this string in one go).
- */
-export function formatChatPrompt(messages: readonly ChatMessage[], eosText = ''): string {
-  let s = '';
-  for (const m of messages) s += header(m.role) + m.content + (m.role === 'assistant' ? eosText : '') + '\n';
-  return s + header('assistant');
-}
+export type { ChatMessage, ChatRole } from '../chat/template';
 
 // ------------------------------------------------------------------------------ tokenization
 
@@ -100,8 +71,8 @@ function spacePrefix(tok: Tokenizer): boolean {
  * Tokenizes segments one by one and concatenates them: BOS once at the start if the tokenizer
  * says so, pieces encoded without BOS/EOS. Encoding pieces separately means a SentencePiece
  * tokenizer puts its space prefix ("▁") on each piece: "Q: capital?" + "Paris" trains the model to
- * answer "▁Paris", i.e. " Paris". Evaluation encodes the prompt the same way (encodePrompt,
- * encodeChatPrompt), so training and prompting agree. Data usually writes the completion with a
+ * answer "▁Paris", i.e. " Paris". Evaluation encodes the prompt the same way (encodePrompt),
+ * so training and prompting agree. (Conversations are tokenized whole instead: ../chat/encode.ts.) Data usually writes the completion with a
  * leading space (" Paris"), which would become "▁▁Paris"; so for such tokenizers one leading
  * space of a loss piece is dropped (the prefix puts it back). Byte-level BPE adds no prefix and
  * keeps the text as written.
@@ -131,32 +102,9 @@ function promptCompletionSegments(prompt: string, completion: string, tok: Token
   return segs;
 }
 
-function chatSegments(messages: readonly ChatMessage[], tok: Tokenizer, generationPrompt: boolean): Segment[] {
-  // Context text is merged into as few pieces as possible, so that encodeChatPrompt of the
-  // conversation so far gives the same tokens as the training prefix.
-  const segs: Segment[] = [];
-  let context = '';
-  for (const m of messages) {
-    context += header(m.role);
-    if (m.role !== 'assistant') { context += m.content + '\n'; continue; }
-    segs.push({ text: context, loss: false });
-    segs.push({ text: m.content, loss: true });
-    if (tok.eos !== undefined) segs.push({ id: tok.eos, loss: true });
-    context = '\n';
-  }
-  if (generationPrompt) context += header('assistant');
-  if (context && context !== '\n') segs.push({ text: context, loss: false });
-  return segs;
-}
-
 /** Token ids of a prompt/completion prompt, exactly as training encodes the prompt part. */
 export function encodePrompt(prompt: string, tok: Tokenizer): number[] {
   return encodeSegments([{ text: prompt, loss: false }], tok).ids;
-}
-
-/** Token ids of a conversation up to the next assistant turn, exactly as training encodes it. */
-export function encodeChatPrompt(messages: readonly ChatMessage[], tok: Tokenizer): number[] {
-  return encodeSegments(chatSegments(messages, tok, true), tok).ids;
 }
 
 /** One example before truncation, with its source line. */
@@ -224,8 +172,8 @@ function parseRecord(v: unknown, line: number, p: Problems): Record_ | undefined
         return;
       }
       const { role, content } = m as Record<string, unknown>;
-      if (typeof role !== 'string' || !ROLES.includes(role as ChatRole)) {
-        p.add(line, `"messages[${i}].role" must be one of ${ROLES.join(', ')}${role === undefined ? ' (it is missing)' : `, got ${showValue(role)}`}`);
+      if (typeof role !== 'string' || !CHAT_ROLES.includes(role as ChatRole)) {
+        p.add(line, `"messages[${i}].role" must be one of ${CHAT_ROLES.join(', ')}${role === undefined ? ' (it is missing)' : `, got ${showValue(role)}`}`);
         ok = false;
       }
       if (typeof content !== 'string') {
@@ -250,8 +198,9 @@ const KIND_NAME: Record<Record_['kind'], string> = {
   messages: '{"messages"}',
 };
 
-function readJsonl(text: string, file: string, tok: Tokenizer): { format: DataFormat; raw: RawExample[] } {
+function readJsonl(text: string, file: string, tok: Tokenizer, chat: () => ChatFormat): { format: DataFormat; raw: RawExample[]; straddling: number[] } {
   const p = new Problems(file);
+  const straddling: number[] = [];
   const lines = text.split(/\r?\n/);
   let kind: Record_['kind'] | undefined;
   let kindLine = 0;
@@ -276,12 +225,23 @@ function readJsonl(text: string, file: string, tok: Tokenizer): { format: DataFo
       continue;
     }
     if (p.list.length) continue; // no point tokenizing once the file is known to be bad
-    const segs = r.kind === 'prompt-completion' ? promptCompletionSegments(r.prompt, r.completion, tok) : chatSegments(r.messages, tok, false);
-    raw.push({ ...encodeSegments(segs, tok), line: lineNo });
+    if (r.kind === 'prompt-completion') {
+      raw.push({ ...encodeSegments(promptCompletionSegments(r.prompt, r.completion, tok), tok), line: lineNo });
+      continue;
+    }
+    let enc;
+    try {
+      enc = encodeChat(r.messages, tok, chat());
+    } catch (e) {
+      p.add(lineNo, (e as Error).message);
+      continue;
+    }
+    if (enc.straddling) straddling.push(lineNo);
+    raw.push({ ids: enc.ids, mask: enc.mask, line: lineNo });
   }
   p.throwIfAny();
   if (kind === undefined) throw new Error(`${file}: is empty (no examples)`);
-  return { format: kind, raw };
+  return { format: kind, raw, straddling };
 }
 
 function readText(text: string, file: string, tok: Tokenizer, maxLength: number): RawExample[] {
@@ -363,6 +323,9 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
 
   let format: DataFormat;
   let raw: RawExample[];
+  let straddling: number[] = [];
+  let chat: ChatFormat | undefined;
+  const chatFormat = () => (chat ??= opts.chat ?? chatFormatFor(undefined, tokenizer));
   if (ext === '.txt') {
     format = 'text';
     raw = readText(text, file, tokenizer, maxLength);
@@ -370,7 +333,7 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
     if (ext === '.json' && text.trimStart().startsWith('[')) {
       throw new Error(`${file}:1: a JSON array; training data must be JSON Lines (one JSON object per line, .jsonl)`);
     }
-    ({ format, raw } = readJsonl(text, file, tokenizer));
+    ({ format, raw, straddling } = readJsonl(text, file, tokenizer, chatFormat));
   }
 
   const warnings: string[] = [];
@@ -406,7 +369,10 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
   if (noLabelsAtAll.length) {
     warnings.push(`${file}: dropped ${noLabelsAtAll.length} of ${raw.length} examples with nothing to learn (empty completion and no EOS token; lines ${lineList(noLabelsAtAll)})`);
   }
-  return { examples: kept, stats: tokenStats(kept, truncated), file: abs, format, warnings };
+  if (straddling.length) {
+    warnings.push(`${file}: in ${plural(straddling.length, 'example')} the tokenizer merges the end of the prompt with the start of a reply into one token (lines ${lineList(straddling)}); that token is trained, but an inference prompt cannot end inside it`);
+  }
+  return { examples: kept, stats: tokenStats(kept, truncated), file: abs, format, warnings, ...(chat ? { chat: chat.info } : {}) };
 }
 
 // ------------------------------------------------------------------------------ split and batches

@@ -6,6 +6,7 @@ import { linearModules } from '../model/modules';
 import { crossEntropy } from '../model/ops';
 import { Rng } from '../random';
 import { loadDataset, makeBatches, packBatch } from './data';
+import { chatFormatFor } from '../chat/encode';
 
 export interface ModuleScore {
   path: string;
@@ -17,7 +18,7 @@ export interface ModuleScore {
 export function suggestModules(lm: LoadedModel, dataPath: string, o: { batches: number; batchSize: number; maxLength: number; seed: number }): ModuleScore[] {
   const { model, tokenizer } = lm;
   if (!tokenizer) throw new Error(`${lm.path}: the model has no tokenizer`);
-  const data = loadDataset(dataPath, tokenizer, { maxLength: o.maxLength });
+  const data = loadDataset(dataPath, tokenizer, { maxLength: o.maxLength, chat: chatFormatFor(lm.chatTemplate, tokenizer) });
   const paths = linearModules(model.specs);
   const vars = new Map<string, tf.Variable>();
   for (const p of paths) {

@@ -10,6 +10,7 @@ import { EndEvent, MemoryInfo, TrainerEvent } from '../../protocol/events';
 import { applyAdapt, loadTrainable, trainableTensors } from './methods';
 import { AdamW } from './optimizer';
 import { learningRate } from './schedule';
+import { chatFormatFor } from '../chat/encode';
 import { loadDataset, makeBatches, packBatch, splitValidation, Example, PackedBatch } from './data';
 import { accumulateGrads, evaluateLoss } from './step';
 import { GradientPool, startGradientPool } from './parallel';
@@ -77,12 +78,13 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     const model = lm.model;
     const tokenizer = lm.tokenizer;
     if (!tokenizer) throw new Error(`${config.model}: the model has no tokenizer`);
-    const trainSet = loadDataset(config.data.train, tokenizer, { maxLength: t.maxLength });
+    const chat = chatFormatFor(lm.chatTemplate, tokenizer);
+    const trainSet = loadDataset(config.data.train, tokenizer, { maxLength: t.maxLength, chat });
     let trainExamples: Example[] = trainSet.examples;
     let valExamples: Example[] = [];
     let valStats = undefined;
     if (config.data.validation) {
-      const v = loadDataset(config.data.validation, tokenizer, { maxLength: t.maxLength });
+      const v = loadDataset(config.data.validation, tokenizer, { maxLength: t.maxLength, chat });
       valExamples = v.examples;
       valStats = v.stats;
     } else if (config.data.validationSplit > 0 && trainExamples.length > 1) {
@@ -136,7 +138,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       resumedFrom = step;
       run.audit('resumed', `from step ${step}`, opts.who);
     }
-    run.update({ status: 'running', pid: process.pid, startedAt: now(), backend, params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
+    run.update({ status: 'running', pid: process.pid, startedAt: now(), backend, ...(trainSet.chat ? { chatTemplate: trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
 
     emit({
       type: 'started', time: now(), runId: run.record.id, runDir: run.dir, config, backend,
@@ -147,6 +149,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     if (pool) log(`training on ${pool.threads} threads: the rows of each step are split across them, one ${backend.name} backend each`);
     log(`trainable ${adapted.trainable.toLocaleString('en-US')} of ${adapted.total.toLocaleString('en-US')} parameters (${((100 * adapted.trainable) / adapted.total).toFixed(2)}%): ${adapted.method}`);
     for (const w of trainSet.warnings ?? []) log(w, 'warn');
+    if (trainSet.chat) log(trainSet.chat.source === 'model' ? "conversations are rendered with the model's chat template" : 'conversations are rendered with the default chat template (<|user|>/<|assistant|> markers): the model has none');
     if (valExamples.length === 0) log('no validation data: early stopping and best checkpoints are off', 'warn');
 
     const checkpoint = (bestFlag: boolean) => {

@@ -5,9 +5,11 @@ import path, { join } from 'node:path';
 import { TokenType, type Tokenizer } from '../../../src/engine/tokenizers';
 import { Rng } from '../../../src/engine/random';
 import {
-  ChatMessage, DEFAULT_CHAT_TEMPLATE_DOC, encodeChatPrompt, encodePrompt, Example, formatChatPrompt, loadDataset,
+  ChatMessage, encodePrompt, Example, loadDataset,
   makeBatches, packBatch, splitValidation,
 } from '../../../src/engine/train/data';
+import { chatFormatFor, encodeChatPrompt } from '../../../src/engine/chat/encode';
+import { DEFAULT_CHAT_TEMPLATE } from '../../../src/engine/chat/template';
 
 const PAD = 0, BOS = 1, EOS = 2;
 const SP = '\u2581';
@@ -24,8 +26,14 @@ function charTokenizer(opts: { kind?: 'spm' | 'bpe'; addBos?: boolean; eos?: boo
   return {
     kind, vocabSize: 0x110003, bos: BOS, eos, pad: PAD, eosIds: eos === undefined ? [] : [EOS], addBos, addEos: false,
     encode(text, o = {}) {
-      const s = kind === 'spm' ? SP + text.replace(/ /g, SP) : text;
-      const ids = [...s].map((c) => c.codePointAt(0)! + 3);
+      // parseSpecial: "<s>" / "</s>" in the text are BOS / EOS
+      const ids: number[] = [];
+      text.split(o.parseSpecial ? /(<s>|<\/s>)/ : /(?!)/).forEach((part, i) => {
+        if (i % 2) return ids.push(part === '<s>' ? BOS : EOS);
+        if (!part) return;
+        const s = kind === 'spm' ? SP + part.replace(/ /g, SP) : part;
+        ids.push(...[...s].map((c) => c.codePointAt(0)! + 3));
+      });
       if (o.addBos ?? addBos) ids.unshift(BOS);
       if (o.addEos && eos !== undefined) ids.push(eos);
       return ids;
@@ -121,19 +129,33 @@ describe('train/data', () => {
       const d = loadDataset(write('chat.jsonl', [{ messages: conv }]), tok, { maxLength: 256 });
       assert.equal(d.format, 'messages');
       const e = d.examples[0];
-      assert.equal(text(tok, e, false), '<s><|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\nHello.</s>\n<|user|>\nBye\n<|assistant|>\nCiao.</s>');
+      assert.equal(text(tok, e, false), '<s><|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\nHello.</s>\n<|user|>\nBye\n<|assistant|>\nCiao.</s>\n'); // the template's newline after the last turn is context
       assert.equal(text(tok, e, true), 'Hello.</s>Ciao.</s>');
+      assert.equal(e.ids.filter((i) => i === EOS).length, 2, 'the EOS after each reply is the EOS token');
+      assert.deepEqual(d.chat, { source: 'default', template: DEFAULT_CHAT_TEMPLATE });
       // evaluation prompts use the same tokens as training up to the assistant turn
-      const prompt = encodeChatPrompt(conv.slice(0, 2), tok);
+      const fmt = chatFormatFor(undefined, tok);
+      const prompt = encodeChatPrompt(conv.slice(0, 2), tok, fmt);
       assert.deepEqual(prompt, e.ids.slice(0, prompt.length));
       assert.equal(e.mask[prompt.length], 1);
       assert.equal(e.mask[prompt.length - 1], 0);
-      const second = encodeChatPrompt(conv.slice(0, 4), tok);
+      const second = encodeChatPrompt(conv.slice(0, 4), tok, fmt);
       assert.deepEqual(second, e.ids.slice(0, second.length));
-      assert.equal(formatChatPrompt(conv.slice(0, 2)), '<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\n');
-      assert.equal(formatChatPrompt(conv.slice(0, 4), '</s>'), '<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\nHello.</s>\n<|user|>\nBye\n<|assistant|>\n');
-      assert.match(DEFAULT_CHAT_TEMPLATE_DOC, /<\|user\|>\\n\{content\}\\n/);
-      assert.match(DEFAULT_CHAT_TEMPLATE_DOC, /<\|assistant\|>\\n\{content\}\{eos\}\\n/);
+      assert.equal(fmt.prompt(conv.slice(0, 2)), '<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\n');
+      assert.equal(fmt.prompt(conv.slice(0, 4)), '<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\nHello.</s>\n<|user|>\nBye\n<|assistant|>\n');
+    });
+
+    it("renders with the model's own template when given one, and names the line when it fails", () => {
+      const tok = charTokenizer();
+      const chatml = "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+      const fmt = chatFormatFor(chatml, tok);
+      const d = loadDataset(write('chatml.jsonl', [{ messages: conv }]), tok, { maxLength: 256, chat: fmt });
+      const e = d.examples[0];
+      assert.equal(text(tok, e, true), 'Hello.<|im_end|>Ciao.<|im_end|>');
+      assert.deepEqual(d.chat, { source: 'model', template: chatml });
+      const strict = "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}";
+      const msg = errorOf(() => loadDataset(write('sys.jsonl', [{ messages: conv.slice(1, 3) }, { messages: conv }]), tok, { maxLength: 256, chat: chatFormatFor(strict, tok) }));
+      assert.match(msg, /^sys\.jsonl:2: the model's chat template fails on this conversation: .*System role not supported/);
     });
   });
 
@@ -339,7 +361,7 @@ describe('train/data', () => {
       const chat = loadDataset(write('real-chat.jsonl', [{ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello there.' }] }]), t, { maxLength: 128 });
       const c = chat.examples[0];
       assert.equal(t.decode(c.ids.filter((_, i) => c.mask[i])), 'Hello there.');
-      const prompt = encodeChatPrompt([{ role: 'user', content: 'Hi' }], t);
+      const prompt = encodeChatPrompt([{ role: 'user', content: 'Hi' }], t, chatFormatFor(undefined, t));
       assert.deepEqual(prompt, c.ids.slice(0, prompt.length));
       assert.equal(c.mask.indexOf(1), prompt.length);
       const txt = loadDataset(write('real.txt', 'Lily liked to play. '.repeat(20)), t, { maxLength: 16 });

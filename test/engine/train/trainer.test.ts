@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedPath } from '../../helpers/shared';
-import { moodCases, moodTask } from '../../helpers/tasks';
+import { moodCases, moodTask, writeJsonl } from '../../helpers/tasks';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
 import { validateRunConfig } from '../../../src/engine/train/config';
@@ -60,6 +60,19 @@ describe('training on stories260K', function () {
     const report = events.find((e) => e.type === 'evalReport');
     assert.ok(report && report.type === 'evalReport' && existsSync(report.path));
     assert.match(report.verdict, /accuracy \d+% → \d+%/);
+  });
+
+  it('records the chat template conversations were rendered with in run.json (the default: stories260K has none)', async () => {
+    const task = moodTask(8);
+    const chat = (c: { prompt: string; completion: string }) => ({ messages: [{ role: 'user', content: c.prompt }, { role: 'assistant', content: c.completion.trim() }] });
+    const train_ = writeJsonl(join(task.dir, 'chat.jsonl'), moodCases(8, 1).map(chat));
+    const events: TrainerEvent[] = [];
+    const end = await train(config({ ...task, train: train_, validation: writeJsonl(join(task.dir, 'chat-val.jsonl'), moodCases(4, 2).map(chat)) }, { lora: {} }, { maxSteps: 1, evalEvery: 0, checkpointEvery: 0 }), { emit: (e) => events.push(e) });
+    assert.equal(end.type, 'finished');
+    const rec = listRuns(join(task.dir, 'runs'))[0];
+    assert.equal(rec.chatTemplate?.source, 'default');
+    assert.match(rec.chatTemplate!.template, /<\|assistant\|>/);
+    assert.ok(events.some((e) => e.type === 'log' && /default chat template/.test(e.message)));
   });
 
   for (const [name, adapt] of [
