@@ -14,6 +14,12 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
   const ws = model.specs.find((s) => s.name === `${path}.weight`);
   if (!ws || (ws.layout !== 'linear' && ws.layout !== 'conv1d')) throw new Error(`"${path}" is not a linear module`);
   const [inF, outF] = internalShape(ws);
+  // A rank above the smaller dimension adds nothing a full update could not, and an absurd one
+  // (1e9) would size A by it before any other check.
+  const most = Math.min(inF, outF);
+  if (!Number.isSafeInteger(spec.rank) || spec.rank < 1 || spec.rank > most) {
+    throw new Error(`LoRA rank ${spec.rank} does not fit "${path}" (${inF} in, ${outF} out): use a rank from 1 to ${most}, the smaller of its dimensions`);
+  }
   const bound = 1 / Math.sqrt(inF);
   const a = new Float32Array(inF * spec.rank);
   for (let i = 0; i < a.length; i++) a[i] = (rng.next() * 2 - 1) * bound;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AdaptConfig, DataConfig, LoraConfig, RunConfig, TrainingConfig } from '../../protocol/config';
+import { showValue } from '../formats/limits';
 
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -150,8 +151,8 @@ const IGNORED_TOP_LEVEL = new Set(['$schema']);
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  // JSON.parse turns 1e999 into Infinity, which JSON.stringify would print as null.
+  return showValue(v);
 }
 
 function levenshtein(a: string, b: string): number {

@@ -298,6 +298,30 @@ const lineList = (ls: number[]) => (ls.length <= 10 ? ls.join(', ') : `${ls.slic
 
 // ------------------------------------------------------------------------------ loading
 
+/** 1-based numbers of the lines holding bytes that are not valid UTF-8 (none for most files: one fast check first). */
+function linesNotUtf8(bytes: Buffer): number[] {
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  try {
+    fatal.decode(bytes);
+    return [];
+  } catch {
+    /* find the lines */
+  }
+  const bad: number[] = [];
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    let end = bytes.indexOf(10, start);
+    if (end < 0) end = bytes.length;
+    try {
+      fatal.decode(bytes.subarray(start, end));
+    } catch {
+      bad.push(line);
+    }
+    start = end + 1;
+  }
+  return bad;
+}
+
 /**
  * Reads and tokenizes a data file. Examples longer than maxLength are cut to their first
  * maxLength tokens; examples left with no loss tokens are dropped (with a warning), and if that is
@@ -312,13 +336,20 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
   if (ext !== '.jsonl' && ext !== '.json' && ext !== '.txt') {
     throw new Error(`${file}: unsupported data file type "${ext || '(none)'}"; use .jsonl ({"prompt","completion"} or {"messages"} per line) or .txt (plain text)`);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(abs, 'utf8');
+    bytes = readFileSync(abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`${file}: cannot read ${abs}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
   }
+  const warnings: string[] = [];
+  const notUtf8 = linesNotUtf8(bytes);
+  if (notUtf8.length) {
+    const more = notUtf8.length > 1 ? `; also line${notUtf8.length > 2 ? 's' : ''} ${lineList(notUtf8.slice(1))}` : '';
+    warnings.push(`${file}:${notUtf8[0]}: bytes that are not UTF-8, read as U+FFFD (\uFFFD)${more}; save the file as UTF-8`);
+  }
+  let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
   let format: DataFormat;
@@ -336,7 +367,6 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
     ({ format, raw, straddling } = readJsonl(text, file, tokenizer, chatFormat));
   }
 
-  const warnings: string[] = [];
   const kept: Example[] = [];
   const noLabelsAtAll: number[] = [];
   const lostToTruncation: RawExample[] = [];

@@ -81,6 +81,12 @@ export function applyAdapt(model: CausalLM, adapt: AdaptConfig, opts: AdaptOptio
   if (adapt.lora) {
     const l = adapt.lora;
     const targets = loraTargets(model, l.targetModules, l.layers);
+    const dims = targets.map((p) => ({ p, s: model.specs.find((s) => s.name === `${p}.weight`)! }));
+    const tightest = dims.reduce((a, b) => (Math.min(...b.s.shape) < Math.min(...a.s.shape) ? b : a), dims[0]);
+    if (tightest && l.rank > Math.min(...tightest.s.shape)) {
+      throw new Error(`adapt.lora.rank is ${l.rank}, more than the target modules allow: "${tightest.p}" is [${tightest.s.shape.join(', ')}], `
+        + `so the rank can be at most ${Math.min(...tightest.s.shape)}`);
+    }
     for (const path of targets) {
       addLora(model, path, { rank: l.rank, alpha: l.alpha, dropout: l.dropout }, opts.rng);
       const ad = model.lora.get(path)!;

@@ -44,3 +44,28 @@ describe('mergeLora', () => {
     model.dispose();
   });
 });
+
+describe('LoRA rank against the module', () => {
+  before(async () => {
+    await selectBackend({ backend: 'wasm' });
+  });
+
+  it('a rank beyond the smaller dimension of a target is refused naming the field and the module', async () => {
+    const { applyAdapt } = await import('../../../src/engine/train/methods');
+    const model = (await loadModel(sharedPath('models/stories260K/stories260K.gguf'))).model;
+    try {
+      const adapt = (rank: number) => ({ lora: { rank, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] } });
+      for (const rank of [1e9, 33]) {
+        assert.throws(() => applyAdapt(model, adapt(rank), { rng: new Rng(0), layerLrDecay: 1, l2sp: false }),
+          new RegExp(`^Error: adapt\\.lora\\.rank is ${rank}, more than the target modules allow: "model\\.layers\\.0\\.self_attn\\.v_proj" is \\[32, 64\\], so the rank can be at most 32$`));
+      }
+      assert.equal(model.lora.size, 0, 'nothing was added before the refusal');
+      assert.throws(() => addLora(model, 'model.layers.0.self_attn.q_proj', { rank: 65, alpha: 1, dropout: 0 }, new Rng(0)),
+        /LoRA rank 65 does not fit "model\.layers\.0\.self_attn\.q_proj" \(64 in, 64 out\): use a rank from 1 to 64/);
+      const ok = applyAdapt(model, adapt(32), { rng: new Rng(0), layerLrDecay: 1, l2sp: false });
+      assert.equal(ok.params.length, 20);
+    } finally {
+      model.dispose();
+    }
+  });
+});

@@ -112,6 +112,16 @@ describe('train/config', () => {
     assert.throws(() => validateRunConfig([], '/b', 'c.json'), /c\.json: the config must be a JSON object, got \[\]/);
   });
 
+  it('says a number that overflowed (1e999 is Infinity after JSON.parse) is not finite, instead of "got null"', () => {
+    const p = write('{"model": "m.gguf", "data": {"train": "t.jsonl"}, "adapt": {"lora": {"alpha": -1e999}}, "training": {"learningRate": 1e999}}', 'inf.json');
+    assert.throws(() => loadRunConfig(p), (e: unknown) => {
+      const msg = (e as Error).message;
+      assert.match(msg, /^inf\.json: adapt\.lora\.alpha must be a positive number, got -Infinity \(not a finite number\)$/m);
+      assert.match(msg, /^inf\.json: training\.learningRate must be a positive number, got Infinity \(not a finite number\)$/m);
+      return true;
+    });
+  });
+
   it('refuses an adapt section that trains nothing', () => {
     for (const adapt of [{}, { unfreeze: [] }, { biases: false }, { unfreeze: [], biases: false }]) {
       assert.match(errorOf({ ...minimal(), adapt }), /adapt-lab\.json: adapt selects nothing, so nothing would be trained/);

@@ -279,6 +279,26 @@ describe('train/data', () => {
     });
   });
 
+  describe('bytes that are not UTF-8', () => {
+    it('warn naming file:line instead of being replaced silently', () => {
+      const p = join(dir, 'latin1.jsonl');
+      const good = Buffer.from('{"prompt": "caf\u00e9 ", "completion": "ok"}\n', 'utf8');
+      const bad = (s: string) => Buffer.from(`{"prompt": "${s}", "completion": "ok"}\n`, 'latin1'); // é as the single byte 0xE9
+      writeFileSync(p, Buffer.concat([good, bad('caf\u00e9 '), good, bad('na\u00efve '), bad('\u00e0 ')]));
+      const d = loadDataset(p, charTokenizer(), { maxLength: 64 });
+      assert.equal(d.examples.length, 5);
+      assert.deepEqual(d.warnings, ['latin1.jsonl:2: bytes that are not UTF-8, read as U+FFFD (\uFFFD); also lines 4, 5; save the file as UTF-8']);
+      const txt = join(dir, 'one.txt');
+      writeFileSync(txt, Buffer.concat([Buffer.from('fine line\nand '), Buffer.from([0xff, 0xfe]), Buffer.from(' here\n')]));
+      assert.deepEqual(loadDataset(txt, charTokenizer(), { maxLength: 64 }).warnings,
+        ['one.txt:2: bytes that are not UTF-8, read as U+FFFD (\uFFFD); save the file as UTF-8']);
+      // valid UTF-8 (with a BOM and a real U+FFFD character) warns about nothing
+      const ok = join(dir, 'ok.jsonl');
+      writeFileSync(ok, '\ufeff' + JSON.stringify({ prompt: 'a \ufffd b', completion: 'c' }) + '\n');
+      assert.deepEqual(loadDataset(ok, charTokenizer(), { maxLength: 64 }).warnings, []);
+    });
+  });
+
   describe('split and batches', () => {
     const examples: Example[] = Array.from({ length: 50 }, (_, i) => ({ ids: [BOS, i + 10, i + 11], mask: Uint8Array.of(0, 1, 1) }));
 
