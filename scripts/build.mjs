@@ -6,7 +6,8 @@ import { readdirSync, statSync, rmSync, existsSync, mkdirSync, copyFileSync } fr
 import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
-const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json', 'vscode'];
+// koffi (the FFI the BLAS path goes through) is a native module: it is copied, not bundled.
+const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json', 'vscode', 'koffi'];
 const common = {
   bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true,
   mainFields: ['module', 'main'], external, logLevel: 'warning',
@@ -50,6 +51,23 @@ mkdirSync('dist/wasm', { recursive: true });
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
   const src = join('node_modules/@tensorflow/tfjs-backend-wasm/dist', f);
   if (existsSync(src)) copyFileSync(src, join('dist/wasm', f));
+}
+
+// koffi's loader and its prebuilt binaries for the desktop platforms, beside the bundles
+// (src/engine/native/ffi.ts loads this copy first): the packaged extension has no node_modules.
+const KOFFI_PLATFORMS = ['linux_x64', 'linux_arm64', 'darwin_x64', 'darwin_arm64', 'win32_x64', 'win32_arm64'];
+rmSync('dist/koffi', { recursive: true, force: true });
+if (existsSync('node_modules/koffi/index.js')) {
+  for (const f of ['index.js', 'package.json', 'LICENSE.txt']) {
+    mkdirSync('dist/koffi', { recursive: true });
+    if (existsSync(join('node_modules/koffi', f))) copyFileSync(join('node_modules/koffi', f), join('dist/koffi', f));
+  }
+  for (const p of KOFFI_PLATFORMS) {
+    const src = join('node_modules/koffi/build/koffi', p, 'koffi.node');
+    if (!existsSync(src)) continue;
+    mkdirSync(join('dist/koffi/build/koffi', p), { recursive: true });
+    copyFileSync(src, join('dist/koffi/build/koffi', p, 'koffi.node'));
+  }
 }
 
 rmSync('.test-dist', { recursive: true, force: true });

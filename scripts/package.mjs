@@ -82,6 +82,10 @@ const REQUIRED = [
   'extension/dist/wasm/tfjs-backend-wasm.wasm',
   'extension/dist/wasm/tfjs-backend-wasm-simd.wasm',
   'extension/dist/wasm/tfjs-backend-wasm-threaded-simd.wasm',
+  // koffi, the FFI the BLAS path loads (src/engine/native/ffi.ts), with its binaries.
+  'extension/dist/koffi/index.js',
+  'extension/dist/koffi/LICENSE.txt',
+  ...['linux_x64', 'linux_arm64', 'darwin_x64', 'darwin_arm64', 'win32_x64'].map((p) => `extension/dist/koffi/build/koffi/${p}/koffi.node`),
   'extension/dist/webview/monitor.js',
   'extension/dist/webview/compare.js',
   'extension/dist/webview/codicon.css',
@@ -137,7 +141,7 @@ function smokeTest(buf, entries) {
   const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-vsix-'));
   try {
     for (const e of entries) {
-      if (!/^extension\/(dist\/[^/]+\.js$|dist\/wasm\/|models\/adapt-lab-tiny\/)/.test(e.name)) continue;
+      if (!/^extension\/(dist\/[^/]+\.js$|dist\/wasm\/|dist\/koffi\/|models\/adapt-lab-tiny\/)/.test(e.name)) continue;
       const to = join(dir, e.name);
       mkdirSync(dirname(to), { recursive: true });
       writeFileSync(to, entryData(buf, e));
@@ -147,10 +151,13 @@ function smokeTest(buf, entries) {
       cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_PATH: '' },
     });
     const backend = /backend: (\S+)/.exec(r.stderr ?? '')?.[1];
+    const products = /matrix products: (.*)/.exec(r.stderr ?? '')?.[1];
     if (r.status !== 0 || !r.stdout.startsWith('It was') || r.stdout.trim() === 'It was') {
       fail(`the packaged CLI did not run from ${dir} (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
     }
-    console.log(`packaged CLI, run from a temporary copy (backend ${backend ?? '?'}): ${JSON.stringify(r.stdout.trim())}`);
+    console.log(`packaged CLI, run from a temporary copy (backend ${backend ?? '?'}; matrix products: ${products ?? '?'}): ${JSON.stringify(r.stdout.trim())}`);
+    // With a BLAS on this machine the packaged koffi must have loaded it (the copy has no node_modules).
+    if (process.env.ADAPT_LAB_REQUIRE_BLAS === '1' && !/OpenBLAS|BLIS|MKL|Accelerate/.test(products ?? '')) fail(`the packaged CLI did not use the BLAS: ${products}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { tf } from './tf';
+import { BlasStatus, enableBlas } from './native';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -14,6 +15,10 @@ export interface BackendChoice {
   tfName: string;
   skipped: { name: BackendName; reason: string }[];
   versions: Record<string, string>;
+  /** Whether matrix products run on the platform's BLAS (wasm and cpu), or why not. */
+  blas: BlasStatus;
+  /** What runs, in words: "wasm + OpenBLAS 0.3.21 (1 thread)", "wasm", "tensorflow". */
+  label: string;
 }
 
 let chosen: BackendChoice | undefined;
@@ -108,6 +113,23 @@ function smokeTest(): void {
 export interface SelectOptions {
   backend?: string; // 'auto' or a BackendName
   log?: (line: string) => void;
+  /** false: keep the backend's own matrix products (config "blas": false). Default on. */
+  blas?: boolean;
+  /** BLAS threads for products on this thread (default 1). */
+  blasThreads?: number;
+}
+
+/** Applies the BLAS choice to a chosen backend and describes the result. */
+function withBlas(choice: Omit<BackendChoice, 'blas' | 'label'>, opts: SelectOptions): BackendChoice {
+  const blas = enableBlas(choice.name, { enabled: opts.blas, threads: opts.blasThreads });
+  const { blas: _old, ...versions } = choice.versions;
+  if (blas.on) versions.blas = blas.label!.replace(/ \(.*\)$/, '');
+  return { ...choice, versions, blas, label: blas.on ? `${choice.name} + ${blas.label}` : choice.name };
+}
+
+function logBlas(c: BackendChoice, log?: (line: string) => void): void {
+  if (!log || (c.name !== 'wasm' && c.name !== 'cpu')) return;
+  log(c.blas.on ? `matrix products: ${c.blas.label} (${c.blas.library})` : `matrix products: the ${c.name} backend's own (BLAS off: ${c.blas.reason})`);
 }
 
 export async function selectBackend(opts: SelectOptions = {}): Promise<BackendChoice> {
@@ -115,7 +137,14 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<BackendCh
   if (want && !BACKEND_ORDER.includes(want as BackendName)) {
     throw new Error(`unknown backend "${want}": use one of auto, ${BACKEND_ORDER.join(', ')}`);
   }
-  if (chosen && (!want || want === chosen.name)) return chosen;
+  if (chosen && (!want || want === chosen.name)) {
+    // A later caller may ask for BLAS differently (a run config with "blas": false).
+    if (opts.blas !== undefined || opts.blasThreads !== undefined) {
+      chosen = withBlas(chosen, opts);
+      logBlas(chosen, opts.log);
+    }
+    return chosen;
+  }
   const order = want ? [want as BackendName] : BACKEND_ORDER;
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
@@ -125,9 +154,10 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<BackendCh
       else if (name === 'wasm') await tryWasm();
       else await tryCpu();
       smokeTest();
-      chosen = { name, tfName: tf.getBackend(), skipped, versions: { 'tfjs-core': tf.version_core, node: process.version } };
+      chosen = withBlas({ name, tfName: tf.getBackend(), skipped, versions: { 'tfjs-core': tf.version_core, node: process.version } }, opts);
       opts.log?.(`backend: ${name}${skipped.length ? '' : ' (first choice)'}`);
       for (const s of skipped) opts.log?.(`  skipped ${s.name}: ${s.reason}`);
+      logBlas(chosen, opts.log);
       return chosen;
     } catch (e) {
       skipped.push({ name, reason: firstLine(e) });

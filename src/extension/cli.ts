@@ -13,6 +13,8 @@ export interface Runtime {
   execPath: string;
   /** adaptLab.backend. */
   backend: string;
+  /** adaptLab.blas: matrix products on the platform's BLAS (false: ADAPT_LAB_BLAS=off for children). */
+  blas: boolean;
 }
 
 export function runtime(extensionUri: vscode.Uri): Runtime {
@@ -22,7 +24,13 @@ export function runtime(extensionUri: vscode.Uri): Runtime {
     cliPath: vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath,
     execPath: nodePath || process.execPath,
     backend: cfg.get<string>('backend') || 'auto',
+    blas: cfg.get<boolean>('blas') ?? true,
   };
+}
+
+/** What a child process needs in its environment for these settings. */
+export function childEnv(rt: Pick<Runtime, 'blas'>): NodeJS.ProcessEnv {
+  return { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...(rt.blas ? {} : { ADAPT_LAB_BLAS: 'off' }) };
 }
 
 /** fork() of the CLI with stdio piped and IPC; works under Electron's Node too. */
@@ -31,7 +39,7 @@ export function forkCli(rt: Runtime, args: string[], opts: ForkOptions = {}): Ch
     execPath: rt.execPath,
     silent: true,
     ...opts,
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...opts.env },
+    env: { ...childEnv(rt), ...opts.env },
   });
 }
 

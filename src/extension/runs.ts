@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns, RunRecord } from '../engine/runs/store';
-import { RunStatus } from '../protocol/events';
+import { backendLabel, RunStatus } from '../protocol/events';
 
 export interface RunNode {
   record: RunRecord;
@@ -103,7 +103,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     const t = r.config?.training;
     if (t) tip.appendMarkdown(`- lr ${t.learningRate}, batch ${t.batchSize}${t.maxSteps ? `, ${t.maxSteps} steps` : `, ${t.epochs} epochs`}\n`);
     if (r.bestValLoss !== undefined) tip.appendMarkdown(`- best validation loss: ${r.bestValLoss.toFixed(4)}\n`);
-    if (r.backend) tip.appendMarkdown(`- backend: ${r.backend.name}\n`);
+    if (r.backend) tip.appendMarkdown(`- backend: ${backendLabel(r.backend)}\n`);
     if (r.failure) tip.appendMarkdown(`\n$(error) ${r.failure}\n`);
     tip.appendMarkdown(`\n${n.runDir}`);
     item.tooltip = tip;

@@ -36,7 +36,7 @@ export class RunStatusBar implements vscode.Disposable {
     const loss = s.loss !== undefined ? ` · loss ${s.loss.toFixed(3)}` : '';
     const more = active.length > 1 ? ` (+${active.length - 1})` : '';
     this.item.text = `${icon} ${progress}${loss}${more}`;
-    this.item.tooltip = `Adapt Lab: ${s.name} — ${s.state}${s.valLoss !== undefined ? `, validation loss ${s.valLoss.toFixed(4)}` : ''}\nClick to open it in the Monitor`;
+    this.item.tooltip = `Adapt Lab: ${s.name} — ${s.state}${s.valLoss !== undefined ? `, validation loss ${s.valLoss.toFixed(4)}` : ''}${s.backend ? `\non ${s.backend}` : ''}\nClick to open it in the Monitor`;
     this.item.command = s.runDir ? { command: 'adaptLab.openInMonitor', title: 'Open in Monitor', arguments: [s.runDir] } : { command: 'adaptLab.showLog', title: 'Show Log' };
     this.item.show();
   }

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
-import { isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
+import { backendLabel, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
 import { reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/runs/store';
 import { cliErrorMessage, forkCli, Runtime } from './cli';
 
@@ -32,6 +32,8 @@ export class RunSession {
   totalSteps?: number;
   loss?: number;
   valLoss?: number;
+  /** The backend in words, from the started event ("wasm + OpenBLAS 0.3.21 (1 thread)"). */
+  backend?: string;
   stderr = '';
   readonly ended: Promise<SessionEnd>;
   private resolveEnded!: (e: SessionEnd) => void;
@@ -219,8 +221,10 @@ export class TrainerManager implements vscode.Disposable {
         s.totalSteps = e.totalSteps;
         s.step = e.resumedFrom ?? 0;
         s.state = 'running';
-        this.log.appendLine(`[${s.name}] started ${e.runDir} on ${e.backend.name}: ${e.params.trainable.toLocaleString('en-US')} trainable of ${e.params.total.toLocaleString('en-US')} (${e.params.percent.toFixed(2)}%), ${e.totalSteps} steps`);
+        s.backend = backendLabel(e.backend);
+        this.log.appendLine(`[${s.name}] started ${e.runDir} on ${s.backend}: ${e.params.trainable.toLocaleString('en-US')} trainable of ${e.params.total.toLocaleString('en-US')} (${e.params.percent.toFixed(2)}%), ${e.totalSteps} steps`);
         for (const sk of e.backend.skipped) this.log.appendLine(`[${s.name}]   backend ${sk.name} skipped: ${sk.reason}`);
+        if (e.backend.blas && !e.backend.blas.on) this.log.appendLine(`[${s.name}]   matrix products on the backend's own kernels: ${e.backend.blas.reason}`);
         s.markStarted(e.runDir);
         break;
       case 'step':

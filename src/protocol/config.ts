@@ -63,6 +63,11 @@ export interface RunConfig {
   training: TrainingConfig;
   seed: number;
   backend: string;
+  /**
+   * Matrix products on the platform's BLAS (OpenBLAS, BLIS, Accelerate, MKL) on the wasm and cpu
+   * backends; false keeps the backend's own. Absent in runs recorded before it existed: on.
+   */
+  blas?: boolean;
   runsDir: string;
   name?: string;
 }

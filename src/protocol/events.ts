@@ -23,6 +23,15 @@ export interface BackendInfo {
   name: string;
   skipped: { name: string; reason: string }[];
   versions: Record<string, string>;
+  /** What ran, in words: "wasm + OpenBLAS 0.3.21 (1 thread)" (absent in older runs). */
+  label?: string;
+  /** Matrix products on the platform's BLAS (wasm and cpu backends), or why not. */
+  blas?: { on: boolean; label?: string; library?: string; threads?: number; reason?: string };
+}
+
+/** The backend as people should read it: its label, else its name. */
+export function backendLabel(b: BackendInfo): string {
+  return b.label ?? b.name;
 }
 
 export interface MemoryInfo {

@@ -83,6 +83,6 @@ export async function runWorker(backend?: string): Promise<void> {
     }
   });
   process.on('disconnect', () => process.exit(0));
-  send({ type: 'ready', backend: choice.name, pid: process.pid });
+  send({ type: 'ready', backend: choice.label, pid: process.pid });
   await new Promise<void>(() => undefined); // lives until the parent disconnects
 }

@@ -39,7 +39,7 @@ export const DEFAULT_LORA: Readonly<Omit<LoraConfig, 'layers'>> = Object.freeze(
 export const DEFAULT_DATA: Readonly<Pick<DataConfig, 'validationSplit'>> = Object.freeze({ validationSplit: 0.1 });
 
 /** Top-level defaults; runsDir is relative to the config file's folder. */
-export const DEFAULT_RUN = Object.freeze({ seed: 0, backend: 'auto', runsDir: '.adapt-lab/runs' });
+export const DEFAULT_RUN = Object.freeze({ seed: 0, backend: 'auto', blas: true, runsDir: '.adapt-lab/runs' });
 
 // ------------------------------------------------------------------------------ the schema
 
@@ -141,6 +141,7 @@ const SCHEMA: Obj = obj({
   }, { fill: true }),
   seed: leaf(seedCheck, { default: DEFAULT_RUN.seed }),
   backend: leaf(oneOf(BACKENDS), { default: DEFAULT_RUN.backend }),
+  blas: leaf(boolean, { default: DEFAULT_RUN.blas }),
   runsDir: leaf(nonEmptyString, { default: DEFAULT_RUN.runsDir, path: true }),
 });
 

@@ -24,11 +24,13 @@ export async function serveGradients(): Promise<void> {
   let model: CausalLM;
   let adapted: ReturnType<typeof applyAdapt>;
   try {
-    const backend = await selectBackend({ backend: init.backend });
+    const backend = await selectBackend({ backend: init.backend, blas: init.blas, blasThreads: init.blasThreads });
+    // A worker whose BLAS failed would train on other kernels than the main thread: say so.
+    if (init.blas && !backend.blas.on) throw new Error(`BLAS is on in the main thread but not here: ${backend.blas.reason}`);
     const params = new Map(init.tensors.map((t) => [t.name, tf.tensor(t.data, t.shape) as tf.Tensor]));
     model = new CausalLM(init.config, params);
     adapted = applyAdapt(model, init.adapt, { rng: new Rng(init.seed), layerLrDecay: init.layerLrDecay, l2sp: false });
-    send({ type: 'ready', backend: backend.name });
+    send({ type: 'ready', backend: backend.label });
   } catch (e) {
     send({ type: 'error', message: message(e) });
     return;

@@ -12,6 +12,7 @@ import { CausalLM } from '../model/model';
 import { PackedBatch } from './data';
 import { TrainParam } from './optimizer';
 import { accumulateGrads, StepOptions } from './step';
+import { blasStatus } from '../native';
 
 export interface TensorData {
   name: string;
@@ -23,6 +24,9 @@ export interface TensorData {
 export interface GradWorkerInit {
   adaptLabGradWorker: 1;
   backend: string;
+  /** Matrix products on BLAS, as on the calling thread, with this many BLAS threads. */
+  blas: boolean;
+  blasThreads: number;
   config: ModelConfig;
   /** Every base parameter, in the in-memory layout. */
   tensors: TensorData[];
@@ -42,7 +46,7 @@ export interface GradRequest {
 }
 
 export type GradReply =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; blas?: string }
   | { type: 'grads'; id: number; loss: number; grads: TensorData[] }
   | { type: 'error'; id?: number; message: string };
 
@@ -92,6 +96,9 @@ export interface PoolOptions {
   /** The worker script: a bundle whose entry calls serveGradients (dist/grad-worker.js). */
   script: string;
   backend: string;
+  /** BLAS in the workers (default: as on this thread), with this many threads each (default 1). */
+  blas?: boolean;
+  blasThreads?: number;
   model: CausalLM;
   params: TrainParam[];
   adapt: AdaptConfig;
@@ -176,6 +183,8 @@ export async function startGradientPool(o: PoolOptions): Promise<GradientPool> {
   const init: GradWorkerInit = {
     adaptLabGradWorker: 1,
     backend: o.backend,
+    blas: o.blas ?? blasStatus().on,
+    blasThreads: o.blasThreads ?? 1,
     config: o.model.config,
     tensors: o.model.specs.map((s) => ({ name: s.name, shape: o.model.param(s.name).shape, data: o.model.param(s.name).dataSync() as Float32Array })),
     adapt: o.adapt,

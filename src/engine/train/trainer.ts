@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { tf } from '../tf';
 import { selectBackend } from '../backend';
+import { blasThreadsPerWorker } from '../native';
 import { loadModel } from '../model/loader';
 import { Rng } from '../random';
 import { RunConfig } from '../../protocol/config';
@@ -73,7 +74,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
   const t = config.training;
 
   try {
-    const backend = await selectBackend({ backend: config.backend });
+    let backend = await selectBackend({ backend: config.backend, blas: config.blas !== false });
     const lm = await loadModel(config.model);
     const model = lm.model;
     const tokenizer = lm.tokenizer;
@@ -102,7 +103,11 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     }
     const optimizer = new AdamW(adapted.params);
     const pad = padId(tokenizer);
-    if (threads > 1) pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
+    // The cores are shared between the training threads and, inside each, BLAS's own threads.
+    const blasThreads = blasThreadsPerWorker(threads, os.availableParallelism());
+    if (backend.blas.on) backend = await selectBackend({ backend: config.backend, blas: true, blasThreads });
+    log(`backend ${backend.label}${backend.blas.on || native ? '' : ` (matrix products on the backend's own kernels: ${backend.blas.reason})`}`);
+    if (threads > 1) pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, blas: backend.blas.on, blasThreads, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
     else if (t.threads > 1 && native) log(`training.threads ${t.threads} is ignored: the ${backend.name} backend uses every core itself`);
     else if (t.threads > 1) log(`training.threads ${t.threads}: this build has no gradient worker script; training on one thread`, 'warn');
 

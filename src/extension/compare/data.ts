@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CompareRun, EvalSide, EvalSummary } from '../../protocol/webview';
 import { validateEvalReport } from '../../protocol/eval';
+import { backendLabel } from '../../protocol/events';
 import { readMetricsDetailed, readRunRecord, RunRecord } from '../../engine/runs/store';
 
 export const EVAL_FILE = 'eval.json';
@@ -100,7 +101,7 @@ export function loadCompareRun(runDir: string): CompareRun {
   const train: [number, number][] = [];
   const val: [number, number][] = [];
   let status = record?.status ?? 'unknown';
-  let backend = record?.backend?.name;
+  let backend = record?.backend && backendLabel(record.backend);
   let percent = record?.params?.percent;
   let best = record?.bestValLoss;
   try {
@@ -112,7 +113,7 @@ export function loadCompareRun(runDir: string): CompareRun {
         appendPoint(val, e.step, e.valLoss);
         if (best === undefined || e.valLoss < best) best = e.valLoss;
       } else if (e.type === 'started') {
-        backend ??= e.backend.name;
+        backend ??= backendLabel(e.backend);
         percent ??= e.params.percent;
       } else if (!record && (e.type === 'finished' || e.type === 'stopped' || e.type === 'failed')) status = e.type;
     }

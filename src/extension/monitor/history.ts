@@ -2,7 +2,7 @@
 // history. The webview is not retained while hidden, so each time it (re)loads it is sent
 // this history again. No `vscode` import: tested under plain mocha.
 import { basename } from 'node:path';
-import { RunStatus, TrainerEvent } from '../../protocol/events';
+import { backendLabel, RunStatus, TrainerEvent } from '../../protocol/events';
 import { MonitorHostMessage, MonitorRunInfo } from '../../protocol/webview';
 import { isProcessAlive, readMetricsDetailed, readRunRecord } from '../../engine/runs/store';
 
@@ -44,7 +44,7 @@ export function loadRun(runDir: string): LoadedRun {
   try {
     const r = readRunRecord(runDir);
     info = {
-      runDir, id: r.id, name: r.name || r.id, status: r.status, method: r.method, backend: r.backend?.name,
+      runDir, id: r.id, name: r.name || r.id, status: r.status, method: r.method, backend: r.backend && backendLabel(r.backend),
     };
     pidGone = (r.status === 'running' || r.status === 'paused') && r.pid !== undefined && !isProcessAlive(r.pid);
   } catch (e) {
@@ -65,7 +65,7 @@ export function loadRun(runDir: string): LoadedRun {
     info.status = statusAfter(info.status, e);
     if (e.type === 'started') {
       info.totalSteps = e.totalSteps;
-      info.backend = e.backend.name;
+      info.backend = backendLabel(e.backend);
     }
   }
   if (pidGone && (info.status === 'running' || info.status === 'paused')) {
@@ -117,7 +117,7 @@ export class MonitorHistory {
     run.info.status = statusAfter(run.info.status, e);
     if (e.type === 'started') {
       run.info.totalSteps = e.totalSteps;
-      run.info.backend = e.backend.name;
+      run.info.backend = backendLabel(e.backend);
     }
     return true;
   }

@@ -4,6 +4,7 @@
 // worker process (`adapt-lab worker`), started on the first evaluation.
 import { fork } from 'node:child_process';
 import * as vscode from 'vscode';
+import { childEnv } from '../cli';
 import { embeddedModels } from '../pickers';
 import { ActiveRun, CHOOSE_RUN_COMMAND } from './activeRun';
 import { PROMPTS_GLOB } from './cases';
@@ -62,11 +63,12 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
 
   const worker = new WorkerClient(
     () => {
-      const backend = vscode.workspace.getConfiguration('adaptLab').get<string>('backend') || 'auto';
+      const cfg = vscode.workspace.getConfiguration('adaptLab');
+      const backend = cfg.get<string>('backend') || 'auto';
       return fork(deps.cliPath, ['worker', '--backend', backend], {
         execPath: deps.nodePath(),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        env: childEnv({ blas: cfg.get<boolean>('blas') ?? true }),
       });
     },
     {
