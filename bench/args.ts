@@ -1,6 +1,6 @@
 // Command-line options of the benchmark.
 
-export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts'] as const;
+export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -31,7 +31,8 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
-  --only SECTION      generation | train | torch | profile (repeatable or a comma list; default all)
+  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue
+                      (repeatable or a comma list; default all)
   --steps N           timed training steps per case and round (default tiny 5, small 2; --quick 3 and 1)
   --warmup N          warmup steps per case (default tiny 3, small 2, as torch; --quick 1)
   --rounds R          rounds of ours-then-torch per training case and of the 124M generation

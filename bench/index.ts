@@ -21,6 +21,7 @@ import { benchEval } from './eval';
 import { benchExtension } from './extension';
 import { benchMonitor } from './monitor';
 import { benchPrompts } from './prompts';
+import { benchCatalogue } from './catalogue';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
 
 const PROFILE_MODES: Mode[] = ['lora', 'full'];
@@ -371,6 +372,7 @@ async function main(): Promise<void> {
   if (a.only.has('extension')) await benchExtension({ json: a.json });
   if (a.only.has('monitor')) await benchMonitor({ json: a.json });
   if (a.only.has('prompts')) await benchPrompts({ json: a.json });
+  if (a.only.has('catalogue')) await benchCatalogue({ json: a.json });
 
   const heap = wasmHeapBytes();
   rep.emit({ name: 'done', seconds: round((nowMs() - t0) / 1000), parentPeakRssMiB: round(process.resourceUsage().maxRSS / 1024), parentWasmHeapMiB: heap !== undefined ? round(mib(heap)) : null });

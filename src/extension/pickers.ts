@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { catalogueItems, catalogueName, CatalogueItem, checkPicked, machineCatalogue } from './modelCatalogue';
 
 const RECENT_KEY = 'adaptLab.recentModels';
 const MAX_RECENT = 10;
@@ -41,13 +42,14 @@ function extraModels(): string[] {
   return (vscode.workspace.getConfiguration('adaptLab').get<string[]>('extraModels') ?? []).filter((p) => typeof p === 'string' && p.trim());
 }
 
-/** A model's display name: the .gguf file name, or the Hugging Face folder name. */
+/** A model's display name: its catalogue name (`llama3.2:1b`), the .gguf file name, or the folder name. */
 export function modelLabel(path: string): string {
+  const known = catalogueName(path);
+  if (known) return known;
   return path.endsWith('.gguf') ? basename(path, '.gguf') : basename(path);
 }
 
-interface PathItem extends vscode.QuickPickItem {
-  path?: string;
+interface PathItem extends CatalogueItem {
   browse?: 'gguf' | 'folder';
 }
 
@@ -57,8 +59,11 @@ export interface StepTitle {
   totalSteps?: number;
 }
 
-/** A quick pick that resolves with the accepted item, or undefined when dismissed. */
-export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTitle & { placeholder: string; activeIndex?: number }): Promise<T | undefined> {
+/**
+ * A quick pick that resolves with the accepted item, or undefined when dismissed. `later`, when
+ * given, replaces the items once it resolves (busy until then), keeping the active item.
+ */
+export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTitle & { placeholder: string; activeIndex?: number }, later?: Promise<T[]>): Promise<T | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<T>();
     qp.title = opts.title;
@@ -83,30 +88,52 @@ export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTi
       if (!done) resolve(undefined);
       qp.dispose();
     });
+    if (later) {
+      qp.busy = true;
+      later.then((next) => {
+        if (done) return;
+        const active = qp.activeItems[0];
+        qp.items = next;
+        if (active && next.includes(active)) qp.activeItems = [active];
+      }, () => undefined).finally(() => (qp.busy = false));
+    }
     qp.show();
   });
 }
 
-/** Model step: embedded model first, then the extra and recent ones, then Browse…. */
+/**
+ * Model step: the embedded model, then the models already on this machine grouped by source
+ * (the catalogue: filled in when its scan ends), then extra and recent ones, then Browse….
+ */
 export async function pickModel(extensionPath: string, state: vscode.Memento, t: StepTitle, current?: string): Promise<string | undefined> {
   const seen = new Set<string>();
-  const items: PathItem[] = [];
-  const add = (paths: string[], detail: string) => {
-    for (const p of paths) {
-      if (seen.has(p)) continue;
-      seen.add(p);
-      items.push({ label: `$(${p.endsWith('.gguf') ? 'file-binary' : 'folder'}) ${modelLabel(p)}`, description: detail, detail: p, path: p });
-    }
+  const item = (p: string, detail: string): PathItem =>
+    ({ label: `$(${p.endsWith('.gguf') ? 'file-binary' : 'folder'}) ${modelLabel(p)}`, description: detail, detail: p, path: p });
+  const group = (paths: string[], detail: string): PathItem[] => paths.filter((p) => !seen.has(p) && seen.add(p)).map((p) => item(p, detail));
+  const top = [...group(embeddedModels(extensionPath), 'embedded'), ...group(current ? [current] : [], 'in the Layers view')];
+  const rest = [...group(extraModels(), 'adaptLab.extraModels'), ...group(recentModels(state), 'recent')];
+  const browse: PathItem[] = [
+    { label: '', kind: vscode.QuickPickItemKind.Separator },
+    { label: '$(file-binary) Browse for a GGUF File…', browse: 'gguf' },
+    { label: '$(folder-opened) Browse for a Hugging Face Model Folder…', browse: 'folder' },
+  ];
+  // The catalogue's groups come before extra and recent models; a model in both shows in its source's group.
+  const build = (found: PathItem[]): PathItem[] => {
+    const shown = new Set(found.map((i) => i.path));
+    const others = rest.filter((i) => !shown.has(i.path));
+    return [
+      ...top, ...found,
+      ...(others.length && found.length ? [{ label: 'Recent', kind: vscode.QuickPickItemKind.Separator } as PathItem] : []), ...others,
+      ...browse,
+    ];
   };
-  add(embeddedModels(extensionPath), 'embedded');
-  if (current) add([current], 'in the Layers view');
-  add(extraModels(), 'adaptLab.extraModels');
-  add(recentModels(state), 'recent');
-  if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(file-binary) Browse for a GGUF File…', browse: 'gguf' });
-  items.push({ label: '$(folder-opened) Browse for a Hugging Face Model Folder…', browse: 'folder' });
-  const picked = await pickOne(items, { ...t, placeholder: 'Which base model? (a .gguf file or a Hugging Face folder)' });
+  const topPaths = new Set(top.map((i) => i.path!));
+  const later = machineCatalogue().then((cat) => build(catalogueItems(cat, topPaths)));
+  // A scan usually takes milliseconds: show the whole list at once rather than rows that move.
+  const first = await Promise.race([later.catch(() => undefined), new Promise<undefined>((r) => setTimeout(r, 1500))]);
+  const picked = await pickOne(first ?? build([]), { ...t, placeholder: 'Which base model? (type to search the models on this machine, or browse)' }, first ? undefined : later);
   if (!picked) return undefined;
+  if (picked.entry) checkPicked(picked.entry);
   let path = picked.path;
   if (picked.browse) {
     const uris = await vscode.window.showOpenDialog({

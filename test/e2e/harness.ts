@@ -82,7 +82,14 @@ export interface CodeServer {
  * Starts code-server for `workspace` with a fresh user-data folder whose settings turn off the
  * start page, tips, telemetry and AI features, plus `settings`.
  */
-export async function startCodeServer(workspace: string, root: string, settings: Record<string, unknown> = {}): Promise<CodeServer> {
+export interface StartOptions {
+  /** Extra environment for code-server and the extension host (e.g. HF_HUB_CACHE, OLLAMA_MODELS). */
+  env?: Record<string, string>;
+  /** Workspace trust on, the folder untrusted (restricted mode); by default trust is off. */
+  untrusted?: boolean;
+}
+
+export async function startCodeServer(workspace: string, root: string, settings: Record<string, unknown> = {}, opts: StartOptions = {}): Promise<CodeServer> {
   const t = tools();
   const port = await freePort();
   const userData = join(root, 'user-data');
@@ -100,7 +107,9 @@ export async function startCodeServer(workspace: string, root: string, settings:
     'update.mode': 'none',
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
-    'security.workspace.trust.enabled': false,
+    'security.workspace.trust.enabled': !!opts.untrusted,
+    // Untrusted: open in restricted mode without the modal "Do you trust the authors?" prompt.
+    ...(opts.untrusted ? { 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' } : {}),
     'workbench.enableExperiments': false,
     'git.enabled': false,
     'window.commandCenter': false,
@@ -113,12 +122,18 @@ export async function startCodeServer(workspace: string, root: string, settings:
   let log = '';
   const child = spawn(t.node24, [
     t.codeServer, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extensionsDir(root),
+    ...(opts.untrusted ? [] : ['--disable-workspace-trust']), '--user-data-dir', userData, '--extensions-dir', extensionsDir(root),
     '--vscode-option', 'enable-smoke-test-driver', workspace,
   ], {
     detached: true, // its own process group: stop() ends code-server and everything it started
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg-config'), XDG_DATA_HOME: join(root, 'xdg-data'), HOME: process.env.HOME ?? root },
+    env: {
+      ...process.env, XDG_CONFIG_HOME: join(root, 'xdg-config'), XDG_DATA_HOME: join(root, 'xdg-data'), HOME: process.env.HOME ?? root,
+      // The model catalogue looks in these: empty unless a test lays out a store, so the
+      // machine's own caches neither slow the tests nor change what the pickers list.
+      HF_HUB_CACHE: join(root, 'no-hf-cache'), OLLAMA_MODELS: join(root, 'no-ollama'), LLAMA_CACHE: join(root, 'no-llama-cache'),
+      ...opts.env,
+    },
   });
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));

@@ -52,6 +52,7 @@ const UI_SPECS = {
   ui: () => {
     require('./ui/workbench.spec');
     require('./prompts/ui.spec');
+    require('./ui/models.spec');
   },
   install: () => require('./ui/installed.spec'),
 };
