@@ -14,6 +14,9 @@ commands:
            [--top-p P] [--seed S] [--stop TEXT]... [--logits-out FILE] [--adapter RUN_DIR]
   train CONFIG [--jsonl]                         train an adaptation run (a run config JSON)
   train --resume RUN_DIR [--jsonl]               continue a run from its last checkpoint
+  tokenize --model MODEL TEXT [--json] [--no-bos] [--special]
+                                                 token ids and pieces of TEXT ("-": stdin); --special
+                                                 reads special-token text such as <|im_start|> as tokens
   suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
                                                  rank linear modules by gradient norm on your data
   models [--json] [--folder DIR]...              models already on this machine (Hugging Face cache, Ollama,
@@ -39,6 +42,7 @@ const commands: Record<string, Command> = {
   export: async (a) => (await import('./commands/export')).exportCommand(a),
   models: async (a) => (await import('./commands/models')).modelsCommand(a),
   eval: async (a) => (await import('./commands/eval')).evalCommand(a),
+  tokenize: async (a) => (await import('./commands/tokenize')).tokenizeCommand(a),
 };
 
 export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {

@@ -346,14 +346,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path));
     const meta = new Map<string, unknown>();
     for (const k of file.metadata.keys()) meta.set(k, metaOf(file).get(k));
-    let tokenizer: Tokenizer | undefined;
-    if (meta.has('tokenizer.ggml.tokens')) {
-      try {
-        tokenizer = tokenizerFromGgufMetadata(meta);
-      } catch (e) {
-        throw new FormatError(path, (e as Error).message);
-      }
-    }
+    const tokenizer = ggufTokenizer(path, meta);
     const name = String(meta.get('general.name') ?? basename(path, '.gguf'));
     const chatTemplate = meta.get('tokenizer.chat_template') as string | undefined;
     return { model, tokenizer, format: 'gguf', path, files: [path], name, dtypes, chatTemplate, loadMs: performance.now() - t0 };
@@ -367,15 +360,9 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     : { layers: 'num_hidden_layers', normEps: 'rms_norm_eps', ropeTheta: 'rope_theta' }, weights.names());
   const { model, dtypes } = buildModel(config, weights, basename(path));
   const dir = statSync(path).isDirectory() ? path : dirname(path);
-  let tokenizer: Tokenizer | undefined;
   let chatTemplate: string | undefined;
-  const tokPath = join(dir, 'tokenizer.json');
-  if (existsSync(tokPath)) {
-    const raw = readJsonFile(tokPath);
-    const cfgJson = readJsonFile(configPath) as Record<string, unknown>;
-    tokenizer = tokenizerFromHfJson(raw, cfgJson, { path: tokPath, modelVocabSize: config.vocabSize });
-    files.push(tokPath);
-  }
+  const tokenizer = hfTokenizer(dir, configPath, config.vocabSize);
+  if (tokenizer) files.push(join(dir, 'tokenizer.json'));
   const tcPath = join(dir, 'tokenizer_config.json');
   if (existsSync(tcPath)) {
     const tc = readJsonFile(tcPath);
@@ -388,4 +375,38 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   }
   files.unshift(configPath);
   return { model, tokenizer, format: 'hf', path, files, name: basename(path), dtypes, chatTemplate, loadMs: performance.now() - t0 };
+}
+
+function ggufTokenizer(path: string, meta: Map<string, unknown>): Tokenizer | undefined {
+  if (!meta.has('tokenizer.ggml.tokens')) return undefined;
+  try {
+    return tokenizerFromGgufMetadata(meta);
+  } catch (e) {
+    throw new FormatError(path, (e as Error).message);
+  }
+}
+
+/** The folder's tokenizer.json, if there is one (its ids checked against the model's vocabulary). */
+function hfTokenizer(dir: string, configPath: string, vocabSize: number): Tokenizer | undefined {
+  const tokPath = join(dir, 'tokenizer.json');
+  if (!existsSync(tokPath)) return undefined;
+  const raw = readJsonFile(tokPath);
+  const cfgJson = readJsonFile(configPath) as Record<string, unknown>;
+  return tokenizerFromHfJson(raw, cfgJson, { path: tokPath, modelVocabSize: vocabSize });
+}
+
+/** Only the tokenizer of a model (no weights decoded): for `adapt-lab tokenize`. */
+export function loadTokenizer(path: string, opts: LoadOptions = {}): Tokenizer {
+  if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
+  let tokenizer: Tokenizer | undefined;
+  if (isGgufPath(path)) {
+    tokenizer = ggufTokenizer(path, readGguf(path).metadata as Map<string, unknown>);
+  } else {
+    const configPath = findConfig(path, opts.config);
+    if (!configPath) throw new Error(`${path}: no config.json found (pass one with --config)`);
+    const dir = statSync(path).isDirectory() ? path : dirname(path);
+    tokenizer = hfTokenizer(dir, configPath, configFromHf(configPath).vocabSize);
+  }
+  if (!tokenizer) throw new Error(`${path}: the model has no tokenizer (GGUF vocabulary or tokenizer.json)`);
+  return tokenizer;
 }
