@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
 import { TrainerCommand } from '../protocol/events';
 import { parseJsonWithPosition, validateRunConfig } from '../engine/train/config';
-import { deleteRun, isProcessAlive, readRunRecord } from '../engine/runs/store';
+import { deleteRun, isRunTrainerAlive, readRunRecord, reconcileRun } from '../engine/runs/store';
+import { signalTrainer } from '../engine/runs/process';
 import { openComparePanel } from './compare/panel';
 import { MonitorViewProvider } from './monitor/provider';
 import { adaptModelFlow } from './adapt';
@@ -243,11 +244,13 @@ export class Commands {
       return;
     }
     // A trainer this window did not start (another window, the CLI): it stops on SIGTERM.
-    const rec = readRunRecord(runDir);
-    if ((rec.status === 'running' || rec.status === 'paused') && rec.pid && isProcessAlive(rec.pid)) {
+    // Only a process proven to be the run's trainer is signalled (pid + start time + command
+    // line): run.json may name a reused pid or come from a cloned repository.
+    const rec = reconcileRun(runDir);
+    if ((rec.status === 'running' || rec.status === 'paused') && isRunTrainerAlive(rec)) {
       if (cmd === 'stop') {
-        process.kill(rec.pid, 'SIGTERM');
-        this.s.log.appendLine(`[${rec.name}] stop requested (SIGTERM to pid ${rec.pid})`);
+        if (!signalTrainer(rec.trainer ?? { pid: rec.pid }, 'SIGTERM')) throw new Error(`run "${rec.name}": its trainer could not be signalled`);
+        this.s.log.appendLine(`[${rec.name}] stop requested (SIGTERM to pid ${rec.trainer?.pid ?? rec.pid})`);
         setTimeout(() => this.s.runs.refresh(0), 1500);
         return;
       }
@@ -258,8 +261,9 @@ export class Commands {
   }
 
   async continueRun(arg: RunArg): Promise<RunSession | undefined> {
-    const node = await this.resolveRun(arg, (n) => ['stopped', 'failed', 'finished'].includes(n.record.status), 'Which run to resume from its last checkpoint?');
+    const node = await this.resolveRun(arg, (n) => ['stopped', 'failed'].includes(n.record.status), 'Which run to resume from its last checkpoint?');
     if (!node) return undefined;
+    if (node.record.status === 'finished') throw new Error(`run "${node.record.name}" is finished: a finished run is not resumed (start a new run from its config instead)`);
     if (!node.record.lastCheckpoint && !existsSync(join(node.runDir, 'checkpoints'))) throw new Error(`run "${node.record.name}" has no checkpoint to resume from`);
     const session = this.s.trainer.resume(node.runDir);
     this.follow(session, [node.record.config.data.train]);

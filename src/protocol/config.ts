@@ -37,6 +37,11 @@ export interface TrainingConfig {
   evalEvery: number;
   checkpointEvery: number;
   /**
+   * A checkpoint at least every this many seconds of training (default 60; 0 off), whatever
+   * checkpointEvery says: the work a killed trainer loses is bounded by time, not only steps.
+   */
+  checkpointSeconds?: number;
+  /**
    * Threads per step on the wasm and cpu backends: each step's rows are split across worker
    * threads, each with its own backend and a replica of the model (native TensorFlow backends
    * use every core themselves and ignore this). Results are reproducible for a given count.

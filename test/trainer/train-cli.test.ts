@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
 import { moodTask } from '../helpers/tasks';
-import { listRuns, readMetrics } from '../../src/engine/runs/store';
+import { listRuns, readAudit, readMetrics } from '../../src/engine/runs/store';
 import { StepEvent, TrainerEvent } from '../../src/protocol/events';
 
 const CLI = resolve('dist/cli.js');
@@ -87,6 +87,46 @@ describe('adapt-lab train (process)', function () {
     assert.equal(listRuns(join(task.dir, 'runs')).find((r) => r.id === killed.id)!.status, 'finished');
     const audit = readFileSync(join(task.dir, 'runs', 'audit.jsonl'), 'utf8');
     assert.match(audit, /"resumed"/);
+  });
+
+  it('the shipped demo config leaves a resumable run when killed 30 steps in; the next reader marks it failed and audits it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-demo-kill-'));
+    const demo = JSON.parse(readFileSync(resolve('samples/demo.config.json'), 'utf8'));
+    const cfg = join(dir, 'demo.json');
+    writeFileSync(cfg, JSON.stringify({
+      ...demo, model: resolve('samples', demo.model), runsDir: join(dir, 'runs'),
+      data: Object.fromEntries(Object.entries(demo.data as Record<string, string>).map(([k, v]) => [k, resolve('samples', v)])),
+    }));
+    const first = await runJsonl([cfg], (e, kill) => e.type === 'step' && e.step === 30 && kill());
+    assert.equal(first.signal, 'SIGKILL');
+    const runsDir = join(dir, 'runs');
+    const killed = listRuns(runsDir)[0];
+    assert.equal(killed.status, 'failed');
+    assert.deepEqual(readAudit(runsDir).filter((a) => a.action === 'failed').map((a) => a.runId), [killed.id]);
+    const resumed = await runJsonl(['--resume', join(runsDir, killed.id)], (e, kill) => e.type === 'step' && kill());
+    const started = resumed.events.find((e) => e.type === 'started');
+    assert.ok(started && started.type === 'started' && started.resumedFrom! > 0, resumed.stderr);
+  });
+
+  it('refuses a second trainer on a run whose trainer is alive (train --resume), leaving the first one alone', async () => {
+    const task = moodTask(24);
+    let second: ReturnType<typeof spawnSync> | undefined;
+    const first = await runJsonl([writeConfig(task.dir, { maxSteps: 400, evalEvery: 0 }, { name: 'busy' }, 'wasm')], (e) => {
+      if (e.type === 'checkpoint' && !second) {
+        const runDir = join(task.dir, 'runs', listRuns(join(task.dir, 'runs'))[0].id);
+        second = spawnSync(process.execPath, [CLI, 'train', '--resume', runDir, '--jsonl'], { encoding: 'utf8', timeout: 60_000 });
+        const pid = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')).pid;
+        process.kill(pid, 'SIGTERM'); // now stop the first one, which stops with a checkpoint
+      }
+    });
+    assert.ok(second);
+    assert.equal(second.status, 1);
+    assert.match(String(second.stderr), /^adapt-lab: run "busy" .* is already being trained by another trainer \(pid \d+/m);
+    assert.equal(String(second.stdout), '', 'the second trainer emitted nothing');
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.events.at(-1)!.type, 'stopped');
+    const steps = first.events.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step);
+    assert.deepEqual(steps, steps.map((_, i) => i + 1), 'one trainer wrote the steps, in order');
   });
 
   it('obeys pause, resume and stop over IPC when forked, as the extension does', async () => {

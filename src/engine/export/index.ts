@@ -2,10 +2,12 @@
 //   peft          adapter_config.json + adapter_model.safetensors (+ README.md) for 🤗 PEFT
 //   merged-hf     a Hugging Face model folder with the adapters merged into the weights
 //   merged-gguf   <out>/model.gguf (F32 or F16) with the adapters merged, for llama.cpp
-// Everything is written into `<out>.tmp-<pid>` and renamed into place, so a failed export
-// leaves nothing half-written; an existing non-empty `out` is refused unless `force`.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Everything is written into `<out>.tmp-<pid>` beside it and renamed into place, so a failed
+// export leaves nothing half-written; an existing non-empty `out` is refused unless `force`,
+// and `force` replaces only an earlier export's folder, never a run or the model (guard.ts).
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { checkExportTarget, writeExportMarker } from './guard';
 import { CausalLM } from '../model/model';
 import { loadModel, LoadedModel } from '../model/loader';
 import type { Tokenizer } from '../tokenizers';
@@ -32,7 +34,7 @@ export interface ExportSource {
   unfrozen?: string[];
   /** The block indices the LoRA targets were restricted to (PEFT's layers_to_transform). */
   loraLayers?: number[];
-  /** For PEFT's base_model_name_or_path; default base.path. */
+  /** For PEFT's base_model_name_or_path; default the base's file or folder name (never a local absolute path). */
   baseModelName?: string;
   /** Shown in READMEs, e.g. the run name. */
   name?: string;
@@ -44,8 +46,12 @@ export interface ExportOptions {
   out: string;
   /** Weights of the merged formats: f32 (default) or f16 (1-D tensors stay F32 in GGUF). */
   dtype?: 'f32' | 'f16';
-  /** Replace an existing non-empty `out`. */
+  /** Replace an existing non-empty `out` that an earlier export made (it has the marker file). */
   force?: boolean;
+  /** Paths the export must never replace, nor any folder holding them (run, runs folder, model, data). */
+  protect?: string[];
+  /** Recorded in the export's marker file. */
+  runId?: string;
 }
 
 export interface ExportedFile {
@@ -77,10 +83,9 @@ export function sourceFromLoaded(lm: LoadedModel, extra: Partial<ExportSource> =
   return { model: lm.model, base: { format: lm.format, path: lm.path }, tokenizer: lm.tokenizer, chatTemplate: lm.chatTemplate, ...extra };
 }
 
-function checkOut(out: string, force: boolean): void {
-  if (!existsSync(out)) return;
-  if (!statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder`);
-  if (readdirSync(out).length > 0 && !force) throw new Error(`${out} already exists and is not empty (pass --force to replace it)`);
+/** A model's name for an export's metadata: its file or folder name, never a local absolute path. */
+export function modelName(path: string): string {
+  return basename(resolve(path));
 }
 
 /** Writes the export of an in-memory model into `opts.out` (atomically, as a whole folder). */
@@ -92,7 +97,9 @@ export function exportModel(src: ExportSource, opts: ExportOptions): ExportResul
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${String(dtype)}"`);
   if (opts.format === 'peft' && opts.dtype !== undefined) throw new Error('--dtype applies to the merged formats only (PEFT adapters are written in F32)');
   const out = resolve(opts.out);
-  checkOut(out, !!opts.force);
+  const protect = [...(opts.protect ?? []), src.base.path];
+  const checkOut = () => checkExportTarget(out, !!opts.force, protect);
+  checkOut();
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -101,7 +108,8 @@ export function exportModel(src: ExportSource, opts: ExportOptions): ExportResul
     if (opts.format === 'peft') written = writePeft(src, tmp, out);
     else if (opts.format === 'merged-hf') written = writeMergedHf(src, tmp, dtype);
     else written = writeMergedGguf(src, tmp, dtype);
-    checkOut(out, !!opts.force); // again: something may have appeared meanwhile
+    writeExportMarker(tmp, { format: opts.format, runId: opts.runId });
+    checkOut(); // again: something may have appeared meanwhile
     if (existsSync(out)) {
       const old = `${out}.old-${process.pid}`;
       rmSync(old, { recursive: true, force: true });
@@ -139,15 +147,17 @@ export async function exportRun(runDir: string, opts: RunExportOptions): Promise
     const src = sourceFromLoaded(lm, {
       unfrozen,
       loraLayers: cfg.adapt.lora?.layers,
-      baseModelName: cfg.model,
+      // A Hugging Face cache entry is named by its hub id; anything else by its file or folder name.
+      baseModelName: run.record.base?.source === 'huggingface' ? run.record.base.name : modelName(cfg.model),
       name: `${run.record.name} (step ${applied.step})`,
     });
-    const res = exportModel(src, opts);
+    const data = [cfg.data.train, cfg.data.validation, cfg.data.prompts, cfg.data.probe].filter((p): p is string => !!p);
+    const res = exportModel(src, { ...opts, runId: run.record.id, protect: [run.dir, dirname(run.dir), cfg.model, ...data, ...(opts.protect ?? [])] });
     if (opts.format === 'peft' && src.model.lora.size === 0) {
       res.notes.push('this run trained no LoRA adapters, only full parameters (modules_to_save): merged-hf or merged-gguf suit it better');
     }
     const total = res.files.reduce((n, f) => n + f.bytes, 0);
-    run.audit('exported', `${opts.format} of step ${applied.step} to ${res.out} (${total} bytes)`, opts.who);
+    run.audit('exported', `${opts.format} of step ${applied.step} to ${res.out} (${total} bytes)`, opts.who, res.files.map((f) => f.path));
     return { ...res, runId: run.record.id, step: applied.step };
   } finally {
     lm.model.dispose();

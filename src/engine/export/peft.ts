@@ -71,9 +71,9 @@ function readme(src: ExportSource, dir: string, cfg: Record<string, unknown>): s
     'from peft import PeftModel',
     '',
     gguf
-      ? `base = AutoModelForCausalLM.from_pretrained("${base.replace(/[/\\][^/\\]*$/, '')}", gguf_file="${basename(base)}")`
-      : `base = AutoModelForCausalLM.from_pretrained("${base}")`,
-    `model = PeftModel.from_pretrained(base, "${dir}")`,
+      ? `base = AutoModelForCausalLM.from_pretrained("path/to/the/folder/of", gguf_file="${basename(base)}")`
+      : `base = AutoModelForCausalLM.from_pretrained("${base}")  # or the path to that model folder`,
+    `model = PeftModel.from_pretrained(base, "${basename(dir)}")  # this folder`,
     '# optional: fold the adapter into the weights',
     'model = model.merge_and_unload()',
     '```',
@@ -136,7 +136,7 @@ export function writePeft(src: ExportSource, dir: string, outPath = dir): { name
   const config: Record<string, unknown> = {
     alpha_pattern: alphaPattern,
     auto_mapping: null,
-    base_model_name_or_path: src.baseModelName ?? src.base.path,
+    base_model_name_or_path: src.baseModelName ?? basename(src.base.path), // a name, never a local absolute path
     bias: 'none',
     fan_in_fan_out: fanInFanOut,
     inference_mode: true,

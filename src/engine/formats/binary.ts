@@ -223,6 +223,8 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
+    // Node's ENOSPC message names no file: say which write ran out of space.
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw Object.assign(new Error(`${path}: no space left on the device (writing ${tmp}); free some space and try again`), { code: 'ENOSPC' });
     throw e;
   }
   fsyncDir(dirname(path));

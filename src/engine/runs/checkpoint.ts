@@ -2,18 +2,21 @@
 //
 //   step-<N>/trainable.safetensors   the trainable parameters (F32, exact)
 //   step-<N>/optimizer.safetensors   optimizer moments (F32, exact)
-//   step-<N>/state.json              { format, step, time, trainable: names, optimizer: names, meta }
+//   step-<N>/state.json              { format, step, time, trainable: names, optimizer: names, meta,
+//                                      sha256: { file: hex } of the two tensor files }
 //   best/                            a copy of the checkpoint with the best validation loss
 //   latest.json                      { step, dir, time } → the newest complete checkpoint
 //
 // A checkpoint is written into a `.tmp-…` folder and renamed into place, so a crash mid-write
 // never leaves a half checkpoint; leftovers (`.tmp-…`, `.old-…`) are ignored by readers and
 // cleaned up by the next save. The last `keep` (2) periodic checkpoints are kept, plus best.
+// Each tensor file's SHA-256 is in state.json and checked on load, so a damaged checkpoint is
+// detected and a resume falls back to the newest good one (loadGoodCheckpoint).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { readSafetensors, TensorEntry, writeSafetensors } from '../formats/safetensors';
-import { CHECKPOINTS_DIR, writeJsonAtomic } from './store';
+import { CHECKPOINTS_DIR, sha256File, writeJsonAtomic } from './store';
 
 export interface CheckpointTensor {
   name: string;
@@ -51,6 +54,8 @@ interface StateFile {
   trainable: string[];
   optimizer: string[];
   meta: Record<string, unknown>;
+  /** SHA-256 (hex) of trainable.safetensors and optimizer.safetensors; absent in older checkpoints. */
+  sha256?: Record<string, string>;
 }
 
 export function checkpointsDir(runDir: string): string {
@@ -142,8 +147,10 @@ export function saveCheckpoint(runDir: string, step: number, state: CheckpointSt
     const md = { step: String(step) };
     writeSafetensors(join(tmp, TRAINABLE_FILE), state.tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
     writeSafetensors(join(tmp, OPTIMIZER_FILE), state.optimizer.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
+    // Hashed from disk, after the write: what a later load reads is what is checked.
+    const sha256 = Object.fromEntries([TRAINABLE_FILE, OPTIMIZER_FILE].map((f) => [f, sha256File(join(tmp, f))]));
     const sf: StateFile = {
-      format: FORMAT, step, time, trainable: state.tensors.map((t) => t.name), optimizer: state.optimizer.map((t) => t.name), meta: state.meta,
+      format: FORMAT, step, time, trainable: state.tensors.map((t) => t.name), optimizer: state.optimizer.map((t) => t.name), meta: state.meta, sha256,
     };
     writeJsonAtomic(join(tmp, STATE_FILE), sf);
   } catch (e) {
@@ -158,17 +165,30 @@ export function saveCheckpoint(runDir: string, step: number, state: CheckpointSt
   swapInto(root, tmp, name);
   const dir = join(root, name);
 
-  if (opts.best) {
-    const tmpBest = join(root, `.tmp-${BEST_DIR}-${uniq()}`);
-    mkdirSync(tmpBest);
-    for (const f of FILES) copyFileSync(join(dir, f), join(tmpBest, f));
-    swapInto(root, tmpBest, BEST_DIR);
-  }
+  // Older periodic checkpoints go first (the new one is complete): on a nearly full disk this
+  // frees space before anything else is written, and never leaves an extra checkpoint behind.
+  const periodic = listAllStepDirs(root).filter((c) => c.step !== step);
+  for (const c of periodic.slice(0, Math.max(0, periodic.length - (keep - 1)))) rmSync(c.dir, { recursive: true, force: true });
 
   writeJsonAtomic(join(root, LATEST_FILE), { step, dir: name, time });
 
-  const periodic = listAllStepDirs(root).filter((c) => c.step !== step);
-  for (const c of periodic.slice(0, Math.max(0, periodic.length - (keep - 1)))) rmSync(c.dir, { recursive: true, force: true });
+  if (opts.best) {
+    const tmpBest = join(root, `.tmp-${BEST_DIR}-${uniq()}`);
+    try {
+      mkdirSync(tmpBest);
+      for (const f of FILES) {
+        try {
+          copyFileSync(join(dir, f), join(tmpBest, f));
+        } catch (e) {
+          throw new Error(`${join(tmpBest, f)}: ${(e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the device' : (e as Error).message} (copying the best checkpoint)`);
+        }
+      }
+      swapInto(root, tmpBest, BEST_DIR);
+    } catch (e) {
+      rmSync(tmpBest, { recursive: true, force: true });
+      throw e;
+    }
+  }
   return dir;
 }
 
@@ -200,6 +220,29 @@ export function latestCheckpoint(runDir: string): string | undefined {
   const newest = all[all.length - 1];
   if (fromPointer && (!newest || newest.step <= fromPointer.step)) return fromPointer.dir;
   return newest?.dir;
+}
+
+/**
+ * The newest checkpoint that reads back intact (every file present, parseable, SHA-256 as
+ * recorded): the latest, else older periodic ones newest first, else best/. `skipped` says
+ * which were passed over and why; `checkpoint` is undefined when none is good.
+ */
+export function loadGoodCheckpoint(runDir: string): { checkpoint?: LoadedCheckpoint; skipped: { dir: string; reason: string }[] } {
+  const root = checkpointsDir(runDir);
+  const candidates: string[] = [];
+  const add = (d: string | undefined) => d && !candidates.includes(d) && candidates.push(d);
+  add(latestCheckpoint(runDir));
+  if (existsSync(root)) for (const c of listAllStepDirs(root).reverse()) add(c.dir);
+  add(existsSync(join(root, BEST_DIR)) ? join(root, BEST_DIR) : undefined);
+  const skipped: { dir: string; reason: string }[] = [];
+  for (const dir of candidates) {
+    try {
+      return { checkpoint: readCheckpointDir(dir), skipped };
+    } catch (e) {
+      skipped.push({ dir, reason: (e as Error).message });
+    }
+  }
+  return { skipped };
 }
 
 /** The `best/` folder when it holds a complete checkpoint. */
@@ -247,6 +290,13 @@ export function readCheckpointDir(dir: string): LoadedCheckpoint {
     throw new Error(`corrupt checkpoint: ${statePath} lacks step, trainable, optimizer or meta`);
   }
   if (sf.format !== FORMAT) throw new Error(`${statePath}: checkpoint format ${sf.format} is not supported (expected ${FORMAT})`);
+  if (sf.sha256 && typeof sf.sha256 === 'object') {
+    for (const [file, want] of Object.entries(sf.sha256)) {
+      if (!FILES.includes(file)) continue;
+      const got = sha256File(join(dir, file));
+      if (got !== want) throw new Error(`corrupt checkpoint: ${join(dir, file)}: its SHA-256 is not the one ${STATE_FILE} records (the file was damaged or changed after it was written)`);
+    }
+  }
   const load = (file: string, names: string[]): CheckpointTensor[] => {
     const path = join(dir, file);
     let tensors: Map<string, TensorEntry>;

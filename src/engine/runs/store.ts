@@ -19,6 +19,9 @@ import { RunConfig } from '../../protocol/config';
 import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../protocol/events';
 import { writeFileAtomic } from '../formats/binary';
 import type { ChatTemplateInfo } from '../chat/template';
+import { TOOL_VERSION } from '../version';
+import { isTrainerAlive, newTrainerIdentity, TrainerIdentity } from './process';
+export { isProcessAlive } from './process';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -47,6 +50,8 @@ export interface RunRecord {
   params?: { total: number; trainable: number; percent: number };
   /** The process doing the training while status is running/paused. */
   pid?: number;
+  /** Who that process is (pid + start time + token): a pid alone is never trusted. */
+  trainer?: TrainerIdentity;
   /** Path of the newest checkpoint reported by a checkpoint event. */
   lastCheckpoint?: string;
   /** Where the base model came from (absent in runs made before this was recorded). */
@@ -69,13 +74,15 @@ export interface RunBase {
   sha256?: string;
 }
 
-export type AuditAction = 'started' | 'stopped' | 'resumed' | 'exported' | 'deleted' | 'failed' | 'finished';
+export type AuditAction = 'started' | 'stopped' | 'resumed' | 'exported' | 'deleted' | 'failed' | 'finished' | 'evaluated';
 
 export interface AuditEntry {
   action: AuditAction;
   runId: string;
   who?: string;
   detail?: string;
+  /** Files this action wrote: path (relative to the runs folder when inside it) → SHA-256. */
+  files?: Record<string, string>;
 }
 
 export interface RunHandle {
@@ -97,7 +104,7 @@ export interface RunHandle {
    * finished) equal to the last one audited through this handle is skipped, so an explicit
    * call next to an event that already audited it does not write it twice.
    */
-  audit(action: AuditAction, detail?: string, who?: string): void;
+  audit(action: AuditAction, detail?: string, who?: string, files?: string[]): void;
 }
 
 export interface CreateRunOptions {
@@ -109,8 +116,10 @@ export interface CreateRunOptions {
   backend?: BackendInfo;
   versions?: Record<string, string>;
   params?: { total: number; trainable: number; percent: number };
-  /** The training process; default this process. */
+  /** The training process (legacy: a bare pid); default this process, with `trainer`. */
   pid?: number;
+  /** The training process's identity; default a new one for this process. */
+  trainer?: TrainerIdentity;
   who?: string;
   now?: Date;
   /** Where the base model came from; its sha256 is taken from the hashes when it is one file. */
@@ -257,15 +266,46 @@ export function hashFiles(files: string[]): Record<string, string> {
 
 /** Appends `{time, who, action, runId, detail}` to `<runsDir>/audit.jsonl`. */
 export function audit(runsDir: string, entry: AuditEntry): void {
-  mkdirSync(runsDir, { recursive: true });
+  ensureRunsDir(runsDir);
   const line = {
     time: new Date().toISOString(),
     who: entry.who ?? currentUser(),
     action: entry.action,
     runId: entry.runId,
     ...(entry.detail !== undefined ? { detail: entry.detail } : {}),
+    version: TOOL_VERSION,
+    ...(entry.files && Object.keys(entry.files).length ? { files: entry.files } : {}),
   };
   appendLineSync(join(runsDir, AUDIT_FILE), JSON.stringify(line));
+}
+
+/**
+ * SHA-256 of each written file (folders file by file) for an audit line, keyed by the path
+ * relative to the runs folder when the file is inside it (else the absolute path).
+ */
+export function auditHashes(runsDir: string, paths: string[]): Record<string, string> {
+  const root = resolve(runsDir);
+  const out: Record<string, string> = {};
+  for (const [abs, sha] of Object.entries(hashFiles(paths))) {
+    const rel = relative(root, abs);
+    out[rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split('\\').join('/') : abs] = sha;
+  }
+  return out;
+}
+
+/** Creates the runs folder, or says clearly that the path is something else (a file). */
+export function ensureRunsDir(runsDir: string): void {
+  try {
+    mkdirSync(runsDir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new Error(`runsDir ${runsDir} is a file, not a folder: set runsDir to a folder (or move the file away)`);
+    }
+    if (code === 'ENOSPC') throw new Error(`${runsDir}: no space left on the device to create the runs folder`);
+    throw new Error(`cannot create the runs folder ${runsDir}: ${(e as Error).message}`);
+  }
+  if (!statSync(runsDir).isDirectory()) throw new Error(`runsDir ${runsDir} is a file, not a folder: set runsDir to a folder (or move the file away)`);
 }
 
 export function readAudit(runsDir: string): (AuditEntry & { time: string; who: string })[] {
@@ -318,12 +358,13 @@ class Handle implements RunHandle {
   private lastStatusAudit: AuditAction | undefined;
   constructor(readonly dir: string, readonly record: RunRecord, public who?: string) {}
 
-  audit(action: AuditAction, detail?: string, who?: string): void {
+  audit(action: AuditAction, detail?: string, who?: string, files?: string[]): void {
     if (STATUS_ACTIONS.has(action)) {
       if (this.lastStatusAudit === action) return;
       this.lastStatusAudit = action;
     }
-    audit(this.runsDir, { action, runId: this.record.id, who: who ?? this.who, detail });
+    const hashes = files?.length ? auditHashes(this.runsDir, files) : undefined;
+    audit(this.runsDir, { action, runId: this.record.id, who: who ?? this.who, detail, files: hashes });
   }
 
   private get runsDir(): string {
@@ -356,7 +397,7 @@ class Handle implements RunHandle {
         return;
       case 'eval':
         r.step = e.step;
-        if (e.best || r.bestValLoss === undefined) r.bestValLoss = e.valLoss;
+        if (e.best) r.bestValLoss = e.valLoss; // step 0's untrained loss is never "best"
         this.save();
         return;
       case 'checkpoint':
@@ -406,6 +447,7 @@ class Handle implements RunHandle {
     if (TERMINAL.has(status)) {
       if (patch.endedAt === undefined && (!TERMINAL.has(before) || r.endedAt === undefined)) r.endedAt = new Date().toISOString();
       delete r.pid;
+      delete r.trainer;
       if (status !== 'failed' && patch.failure === undefined) delete r.failure;
     } else {
       if (TERMINAL.has(before)) {
@@ -431,7 +473,7 @@ class Handle implements RunHandle {
 export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
   const now = opts.now ?? new Date();
   const hashes = hashFiles(opts.files); // before creating anything: a missing file leaves no empty run
-  mkdirSync(runsDir, { recursive: true });
+  ensureRunsDir(runsDir);
   const base = newRunId(opts.name ?? opts.config.name, now);
   let id = base;
   let dir = runDirOf(runsDir, id);
@@ -459,7 +501,7 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
     startedAt: now.toISOString(),
     method: opts.method,
     ...(opts.params ? { params: opts.params } : {}),
-    pid: opts.pid ?? process.pid,
+    ...trainerFields(opts),
     ...(opts.base ? { base: { ...opts.base, ...(hashes[resolve(opts.base.path)] ? { sha256: hashes[resolve(opts.base.path)] } : {}) } } : {}),
   };
   writeJsonAtomic(join(dir, RUN_FILE), record);
@@ -468,11 +510,20 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
   return handle;
 }
 
-/** Opens an existing run: `openRun(runDir)`, or `openRun(runsDir, id)` for an id from outside (validated). */
+function trainerFields(opts: CreateRunOptions): Pick<RunRecord, 'pid' | 'trainer'> {
+  if (opts.pid !== undefined && opts.trainer === undefined) return { pid: opts.pid };
+  const trainer = opts.trainer ?? newTrainerIdentity();
+  return { pid: trainer.pid, trainer };
+}
+
+/**
+ * Opens an existing run: `openRun(runDir)`, or `openRun(runsDir, id)` for an id from outside
+ * (validated). A run marked running whose trainer is gone is marked failed first (reconcileRun).
+ */
 export function openRun(runDirOrRunsDir: string, id?: string): RunHandle {
   const dir = id === undefined ? resolve(runDirOrRunsDir) : runDirOf(runDirOrRunsDir, id);
   if (!isSafeRunId(basename(dir))) throw new Error(`${dir}: not a run folder (bad folder name)`);
-  const record = readRunRecord(dir);
+  const record = reconcileRun(dir);
   return new Handle(dir, record);
 }
 
@@ -545,35 +596,23 @@ export function readMetrics(runDir: string): TrainerEvent[] {
 // ---------------------------------------------------------------------------------------------
 // Listing, reconciling, deleting
 
-/** Whether a process with this pid exists (a zombie counts as exited). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform === 'linux') {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z' || state === 'X') return false;
-    } catch {
-      /* /proc unavailable: trust kill(0) */
-    }
-  }
-  return true;
+/** Whether the run's recorded trainer is a live trainer process (never a bare pid: see process.ts). */
+export function isRunTrainerAlive(record: Pick<RunRecord, 'pid' | 'trainer'>): boolean {
+  const id = record.trainer ?? (record.pid !== undefined ? { pid: record.pid } : undefined);
+  return isTrainerAlive(id);
 }
 
 /**
- * Reads run.json; a run marked running/paused whose pid is gone is rewritten as failed
- * ("trainer process exited unexpectedly") and audited. Returns the (possibly fixed) record.
+ * Reads run.json; a run marked running/paused whose trainer is gone (its pid is dead, or is
+ * now another process: see process.ts) is rewritten as failed ("trainer process exited
+ * unexpectedly") and audited, once. Returns the (possibly fixed) record.
  */
 export function reconcileRun(runDir: string): RunRecord {
   const record = readRunRecord(runDir);
-  if ((record.status === 'running' || record.status === 'paused') && record.pid !== undefined && !isProcessAlive(record.pid)) {
+  if ((record.status === 'running' || record.status === 'paused') && !isRunTrainerAlive(record)) {
+    const pid = record.trainer?.pid ?? record.pid;
     const h = new Handle(resolve(runDir), record);
-    h.setStatus('failed', { failure: DEAD_PROCESS_FAILURE, detail: `${DEAD_PROCESS_FAILURE} (pid ${record.pid})` });
+    h.setStatus('failed', { failure: DEAD_PROCESS_FAILURE, detail: `${DEAD_PROCESS_FAILURE}${pid !== undefined ? ` (pid ${pid} is gone or is not its trainer)` : ''}` });
   }
   return record;
 }
@@ -609,8 +648,7 @@ export function deleteRun(runsDir: string, id: string, who?: string, opts: { for
   } catch {
     record = undefined;
   }
-  if (!opts.force && record && (record.status === 'running' || record.status === 'paused')
-    && record.pid !== undefined && record.pid !== process.pid && isProcessAlive(record.pid)) {
+  if (!opts.force && record && (record.status === 'running' || record.status === 'paused') && isRunTrainerAlive(record)) {
     throw new Error(`run "${id}" is still ${record.status} (pid ${record.pid}); stop it first`);
   }
   rmSync(dir, { recursive: true, force: true });

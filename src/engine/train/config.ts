@@ -26,6 +26,7 @@ export const DEFAULT_TRAINING: Readonly<TrainingConfig> = Object.freeze({
   maxLength: 256,
   evalEvery: 50,
   checkpointEvery: 100,
+  checkpointSeconds: 60,
   threads: 1,
 });
 
@@ -133,6 +134,7 @@ const SCHEMA: Obj = obj({
     maxLength: leaf(number('an integer of at least 2', (n) => n >= 2, true), { default: T.maxLength }),
     evalEvery: leaf(nonNegInt, { default: T.evalEvery }),
     checkpointEvery: leaf(nonNegInt, { default: T.checkpointEvery }),
+    checkpointSeconds: leaf(nonNegNum, { default: T.checkpointSeconds }),
     threads: leaf(number('an integer from 1 to 64', (n) => n >= 1 && n <= 64, true), { default: T.threads }),
     earlyStopping: obj({
       patience: leaf(posInt, { required: 'evaluations without improvement before stopping' }),

@@ -1,6 +1,8 @@
 // A training run from a resolved config to its end event: load, adapt, train with periodic
 // evaluation and checkpoints, stop / pause / resume, and faults recorded rather than lost.
 import os from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { tf } from '../tf';
 import { selectBackend } from '../backend';
 import { blasThreadsPerWorker } from '../native';
@@ -19,7 +21,10 @@ import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
 import { createRun, openRun, RunHandle } from '../runs/store';
 import { modelOrigin } from '../catalogue';
-import { saveCheckpoint, loadCheckpoint, latestCheckpoint } from '../runs/checkpoint';
+import { saveCheckpoint, cleanCheckpoints, LoadedCheckpoint } from '../runs/checkpoint';
+import { acquireRunLock, RunLock } from '../runs/lock';
+import { newTrainerIdentity, releaseIdentity } from '../runs/process';
+import { openResume, checkpointDue, threadsFor } from './reliability';
 import { evaluateRunEnd } from '../eval/report';
 
 export interface TrainOptions {
@@ -64,14 +69,25 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', time: now(), level, message });
 
   let config = configIn;
+  // One trainer per run: the lock is taken before anything in the run is touched.
+  const identity = newTrainerIdentity();
+  let lock: RunLock | undefined;
+  let resumeFrom: LoadedCheckpoint | undefined;
+  const resumeNotes: string[] = [];
   if (opts.resumeDir) {
-    run = openRun(opts.resumeDir);
+    const r = openResume(opts.resumeDir, identity);
+    ({ run, lock } = r);
+    resumeFrom = r.checkpoint;
+    resumeNotes.push(...r.notes);
     if (opts.who) run.who = opts.who;
     config = run.record.config;
-    lastCheckpoint = latestCheckpoint(run.dir);
-    if (!lastCheckpoint) throw new Error(`${opts.resumeDir}: no checkpoint to resume from`);
+    lastCheckpoint = resumeFrom.dir;
   }
   const t = config.training;
+  const release = () => {
+    lock?.release();
+    releaseIdentity(identity);
+  };
 
   try {
     let backend = await selectBackend({ backend: config.backend, blas: config.blas !== false });
@@ -96,7 +112,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
 
     const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
     const native = backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu';
-    const threads = t.threads > 1 && !native && opts.gradWorker ? t.threads : 1;
+    const threads = threadsFor(t.threads, { native, gradWorker: !!opts.gradWorker, log });
     const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads });
     if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
       throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads`);
@@ -129,12 +145,15 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
 
     let best = Infinity;
     let badEvals = 0;
+    let lastCheckpointAt = performance.now();
     let resumedFrom: number | undefined;
     if (!run) {
-      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, base: { ...(await modelOrigin(config.model)), path: config.model }, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
+      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, trainer: identity, base: { ...(await modelOrigin(config.model)), path: config.model }, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
+      lock = acquireRunLock(run.dir, identity, `"${run.record.name}" (${run.dir})`);
       for (const e of pending.splice(0)) run.appendEvent(e);
     } else {
-      const ck = loadCheckpoint(run.dir, 'latest');
+      const ck = resumeFrom!;
+      for (const n of resumeNotes) log(n, 'warn');
       loadTrainable(adapted.params, ck.tensors);
       optimizer.load(ck.optimizer, Number(ck.meta.optimizerT ?? ck.step));
       step = ck.step;
@@ -143,7 +162,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       resumedFrom = step;
       run.audit('resumed', `from step ${step}`, opts.who);
     }
-    run.update({ status: 'running', pid: process.pid, startedAt: now(), backend, ...(trainSet.chat ? { chatTemplate: trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
+    run.update({ status: 'running', pid: identity.pid, trainer: identity, startedAt: now(), backend, ...(trainSet.chat ? { chatTemplate: trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
 
     emit({
       type: 'started', time: now(), runId: run.record.id, runDir: run.dir, config, backend,
@@ -163,29 +182,37 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
         optimizer: optimizer.state(),
         meta: { step, optimizerT: optimizer.t, bestValLoss: Number.isFinite(best) ? best : null, badEvals, seed: config.seed },
       }, { best: bestFlag });
-      if (!bestFlag) lastCheckpoint = dir;
+      if (!bestFlag) {
+        lastCheckpoint = dir;
+        lastCheckpointAt = performance.now();
+      }
       emit({ type: 'checkpoint', time: now(), step, path: dir, best: bestFlag });
     };
     const evaluate = (): boolean => {
       if (valBatches.length === 0) return false;
       const m = evaluateLoss(model, valBatches);
-      const improved = m.valLoss < best - (t.earlyStopping?.minDelta ?? 0);
+      // "Best" is always of a trained model: the untrained model at step 0 is the curve's
+      // starting point, never the best loss, the best checkpoint or early stopping's reference.
+      const improved = step > 0 && m.valLoss < best - (t.earlyStopping?.minDelta ?? 0);
       if (improved) {
         best = m.valLoss;
         badEvals = 0;
-      } else badEvals++;
+      } else if (step > 0) badEvals++;
       emit({ type: 'eval', time: now(), step, valLoss: m.valLoss, perplexity: m.perplexity, tokenAccuracy: m.tokenAccuracy, best: improved });
-      if (improved && step > 0) checkpoint(true);
+      if (improved) checkpoint(true);
       return !!t.earlyStopping && badEvals >= t.earlyStopping.patience;
     };
 
-    if (step === 0) evaluate(); // the starting point of the validation curve
+    // evalEvery 0 with validation data: one evaluation, of the trained model, at the end.
+    if (step === 0 && t.evalEvery > 0) evaluate(); // the starting point of the validation curve
     while (step < totalSteps) {
       // Let the event loop run between steps: IPC commands and signals arrive through it.
       await new Promise((resolve) => setImmediate(resolve));
       if (control.paused) {
+        const pausedAt = performance.now();
         emit({ type: 'paused', time: now(), step });
         await control.waitWhilePaused();
+        lastCheckpointAt += performance.now() - pausedAt; // the time bound counts training time only
         if (!control.stopRequested) emit({ type: 'resumed', time: now(), step });
       }
       if (control.stopRequested) break;
@@ -214,8 +241,8 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       const seconds = (performance.now() - t0) / 1000;
       emit({ type: 'step', time: now(), step, epoch: step / stepsPerEpoch, loss, lr, gradNorm, tokensPerSecond: tokens / seconds, memory: memoryInfo() });
       let stopEarly = false;
-      if (t.evalEvery > 0 && (step % t.evalEvery === 0 || step === totalSteps)) stopEarly = evaluate();
-      if (t.checkpointEvery > 0 && step % t.checkpointEvery === 0) checkpoint(false);
+      if (t.evalEvery > 0 ? step % t.evalEvery === 0 || step === totalSteps : step === totalSteps) stopEarly = evaluate();
+      if (checkpointDue(step, t, (performance.now() - lastCheckpointAt) / 1000)) checkpoint(false);
       if (stopEarly) {
         if (lastCheckpoint === undefined || !lastCheckpoint.endsWith(`step-${step}`)) checkpoint(false);
         return finish({ type: 'finished', time: now(), step, reason: 'early-stopping', bestValLoss: Number.isFinite(best) ? best : undefined });
@@ -241,8 +268,12 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
           log(`end-of-run evaluation failed: ${err instanceof Error ? err.message : String(err)}`, 'warn');
         }
       }
+      // The end's audit line carries the SHA-256 of what the run wrote last (the checkpoint,
+      // the report); written before the end event so that event's own audit is not repeated.
+      const written = [lastCheckpoint, join(run!.dir, 'eval.json')].filter((p): p is string => !!p && existsSync(p));
+      run!.audit(e.type === 'stopped' ? 'stopped' : 'finished', e.type === 'finished' ? e.reason : `step ${e.step}`, opts.who, written);
       emit(e);
-      run!.audit(e.type === 'stopped' ? 'stopped' : 'finished', `step ${e.step}`, opts.who);
+      release();
       return e;
     }
   } catch (e) {
@@ -252,9 +283,19 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       : msg.split('\n')[0];
     await pool?.dispose().catch(() => undefined);
     const ev: EndEvent = { type: 'failed', time: now(), step, reason, lastCheckpoint };
-    if (!run) throw e; // nothing was started: a plain error (bad config, data, model)
+    if (!run) {
+      release();
+      throw e; // nothing was started: a plain error (bad config, data, model)
+    }
+    // A failed save (a full disk) must not leave temp folders that make every later resume fail.
+    try {
+      cleanCheckpoints(run.dir);
+    } catch {
+      /* best effort: the next save cleans again */
+    }
     emit(ev);
     run.audit('failed', reason, opts.who);
+    release();
     return ev;
   }
 }

@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { backendLabel, RunStatus, TrainerEvent } from '../../protocol/events';
 import { MonitorHostMessage, MonitorRunInfo } from '../../protocol/webview';
-import { isProcessAlive, readMetricsDetailed, readRunRecord } from '../../engine/runs/store';
+import { isRunTrainerAlive, readMetricsDetailed, reconcileRun } from '../../engine/runs/store';
 
 /** Events of live runs that are not on display, kept briefly in case they are not on disk yet. */
 const RECENT_PER_RUN = 256;
@@ -42,11 +42,12 @@ export function loadRun(runDir: string): LoadedRun {
   let info: MonitorRunInfo = { runDir, id: basename(runDir), name: basename(runDir), status: 'running' };
   let pidGone = false;
   try {
-    const r = readRunRecord(runDir);
+    // Looking at a run whose trainer died marks it failed (and audits that), as listRuns does.
+    const r = reconcileRun(runDir);
     info = {
       runDir, id: r.id, name: r.name || r.id, status: r.status, method: r.method, backend: r.backend && backendLabel(r.backend),
     };
-    pidGone = (r.status === 'running' || r.status === 'paused') && r.pid !== undefined && !isProcessAlive(r.pid);
+    pidGone = (r.status === 'running' || r.status === 'paused') && !isRunTrainerAlive(r);
   } catch (e) {
     problems.push((e as Error).message);
   }

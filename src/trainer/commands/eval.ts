@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { parse } from '../cli';
 import { runEval, writeEvalReport, formatMs } from '../../engine/eval/report';
 import { adapterKind } from '../../engine/eval/adapter';
+import { openRun } from '../../engine/runs/store';
 import { CaseRef, EvalReport, EvalSection } from '../../protocol/eval';
 
 function num(v: string | undefined, name: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
@@ -97,6 +98,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     } : undefined,
   });
   const path = writeEvalReport(out, report);
+  // Reading a run's checkpoints to evaluate it is an action on the run: one audit line, with the
+  // SHA-256 of the report written.
+  if (isRun) openRun(values.adapter!).audit('evaluated', `${basename(values.prompts)}: ${report.verdict}`, undefined, [path]);
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else process.stdout.write(renderEvalTable(report, path) + '\n');
   return 0;

@@ -30,7 +30,7 @@ describe('adapt-lab export', function () {
     const out = join(dir, 'peft');
     const r = cli('export', run, '--format', 'peft', '--out', out, '--backend', 'cpu');
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+    assert.deepEqual(readdirSync(out).sort(), ['.adapt-lab-export', 'README.md', 'adapter_config.json', 'adapter_model.safetensors']);
     assert.match(r.out, /exported run .* \(checkpoint step 3\) as peft to /);
     assert.match(r.out, /adapter_model\.safetensors\s+[\d.]+ KiB/);
     assert.match(r.out, /total\s+[\d.]+ KiB/);
@@ -48,7 +48,7 @@ describe('adapt-lab export', function () {
     const cases: [string[], RegExp][] = [
       [['--format', 'onnx', '--out', join(dir, 'x')], /^adapt-lab: unknown export format "onnx" \(use one of: peft, merged-hf, merged-gguf\)\n$/],
       [['--format', 'peft'], /^adapt-lab: export needs --out DIR/],
-      [['--format', 'peft', '--out', join(dir, 'peft')], /^adapt-lab: .*peft already exists and is not empty \(pass --force to replace it\)\n$/],
+      [['--format', 'peft', '--out', join(dir, 'peft')], /^adapt-lab: .*peft already exists and is not empty \(pass --force to replace an earlier export there\)\n$/],
       [['--format', 'peft', '--out', join(dir, 'y'), '--checkpoint', 'first'], /^adapt-lab: --checkpoint must be best, latest or a step number/],
       [['--format', 'merged-hf', '--out', join(dir, 'z'), '--dtype', 'bf16'], /^adapt-lab: --dtype must be f32 or f16/],
     ];

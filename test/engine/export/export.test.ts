@@ -1,12 +1,13 @@
 // Exports of real (3-step) training runs on stories260K: PEFT, merged Hugging Face folder and
 // merged GGUF, checked against the base model with the run's adapter applied.
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../../../src/engine/backend';
 import { loadModel, LoadedModel, transpose2d } from '../../../src/engine/model/loader';
 import { applyRunAdapter } from '../../../src/engine/runs/adapter';
-import { readAudit } from '../../../src/engine/runs/store';
+import { readAudit, sha256File } from '../../../src/engine/runs/store';
 import { readSafetensors } from '../../../src/engine/formats/safetensors';
 import { readGguf } from '../../../src/engine/formats/gguf';
 import { exportModel, exportRun, sourceFromLoaded } from '../../../src/engine/export';
@@ -59,7 +60,7 @@ describe('export of a stories260K run', function () {
     });
 
     it('writes adapter_config.json with the PEFT LoRA fields', () => {
-      assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+      assert.deepEqual(readdirSync(out).sort(), ['.adapt-lab-export', 'README.md', 'adapter_config.json', 'adapter_model.safetensors']);
       const c = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
       assert.equal(c.peft_type, 'LORA');
       assert.equal(c.task_type, 'CAUSAL_LM');
@@ -68,7 +69,7 @@ describe('export of a stories260K run', function () {
       assert.equal(c.lora_dropout, 0);
       assert.deepEqual(c.target_modules, ['q_proj', 'v_proj']);
       assert.equal(c.layers_to_transform, null);
-      assert.equal(c.base_model_name_or_path, STORIES);
+      assert.equal(c.base_model_name_or_path, 'stories260K.gguf', 'the model name, not a local absolute path');
       assert.equal(c.bias, 'none');
       assert.equal(c.fan_in_fan_out, false);
       assert.equal(c.inference_mode, true);
@@ -134,7 +135,7 @@ describe('export of a stories260K run', function () {
 
     it('writes config.json, model.safetensors, generation_config.json and the tokenizer', () => {
       assert.deepEqual(readdirSync(out).sort(),
-        ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+        ['.adapt-lab-export', 'config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
       const c = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       assert.equal(c.model_type, 'llama');
       assert.deepEqual(c.architectures, ['LlamaForCausalLM']);
@@ -202,7 +203,7 @@ describe('export of a stories260K run', function () {
     it('f32: carries the GGUF metadata and reads back to the same logits', async () => {
       const out = join(dir, 'gguf32');
       const res = await exportRun(loraRun, { format: 'merged-gguf', out, which: 'latest' });
-      assert.deepEqual(readdirSync(out), ['model.gguf']);
+      assert.deepEqual(readdirSync(out).sort(), ['.adapt-lab-export', 'model.gguf']);
       const f = readGguf(join(out, 'model.gguf'));
       const base = readGguf(STORIES);
       assert.equal(f.version, 3);
@@ -291,17 +292,17 @@ describe('export of a stories260K run', function () {
   describe('safety', () => {
     it('refuses a non-empty --out unless force, and replaces it with force', async () => {
       const out = join(dir, 'busy');
-      mkdirSync(out);
+      await exportRun(loraRun, { format: 'peft', out }); // an earlier export, with something added
       writeFileSync(join(out, 'keep.txt'), 'x');
       await assert.rejects(exportRun(loraRun, { format: 'peft', out }), /already exists and is not empty.*--force/);
       assert.ok(existsSync(join(out, 'keep.txt')));
       await exportRun(loraRun, { format: 'peft', out, force: true });
-      assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+      assert.deepEqual(readdirSync(out).sort(), ['.adapt-lab-export', 'README.md', 'adapter_config.json', 'adapter_model.safetensors']);
       // an existing empty folder is fine
       const empty = join(dir, 'empty');
       mkdirSync(empty);
       await exportRun(loraRun, { format: 'peft', out: empty });
-      assert.equal(readdirSync(empty).length, 3);
+      assert.equal(readdirSync(empty).length, 4);
     });
 
     it('a failed export leaves no folder behind', async () => {
@@ -326,5 +327,74 @@ describe('export of a stories260K run', function () {
       assert.ok(entries.length >= 8, `${entries.length} exported entries`);
       assert.ok(entries.some((e) => /^merged-gguf of step 3 to .*gguf32/.test(e.detail ?? '')));
     });
+  });
+});
+
+describe('export --force (nothing but an earlier export is ever replaced)', function () {
+  this.timeout(300000);
+  let dir: string;
+  let runsDir: string;
+  let run: string;
+
+  before(async () => {
+    await selectBackend({ backend: 'cpu' });
+    dir = tempDir();
+    run = await makeRun(dir, { lora: { rank: 2, alpha: 4, dropout: 0, targetModules: ['q_proj'] } }, 'guarded');
+    runsDir = join(dir, 'runs');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const intact = () => {
+    assert.ok(existsSync(join(run, 'run.json')), 'run.json survives');
+    assert.ok(existsSync(join(run, 'checkpoints')), 'checkpoints survive');
+    assert.ok(existsSync(join(runsDir, 'audit.jsonl')), 'the audit log survives');
+  };
+
+  it('refuses the runs folder, the run folder, an ancestor of them and a link to them, and deletes nothing', async () => {
+    symlinkSync(runsDir, join(dir, 'link-to-runs'));
+    for (const out of [runsDir, run, dir, join(dir, 'link-to-runs')]) {
+      await assert.rejects(exportRun(run, { format: 'peft', out, force: true }), /must never replace|never replaces a run/, out);
+      intact();
+    }
+    assert.deepEqual(readdirSync(dir).filter((n) => /\.(tmp|old)-/.test(n)), []);
+  });
+
+  it('refuses a folder that an export did not make (no marker), keeping its files', async () => {
+    const mine = join(dir, 'my-notes');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'thesis.txt'), 'years of work');
+    await assert.rejects(exportRun(run, { format: 'peft', out: mine, force: true }), /not made by an Adapt Lab export/);
+    assert.equal(readFileSync(join(mine, 'thesis.txt'), 'utf8'), 'years of work');
+  });
+
+  it('refuses the folder of the base model', async () => {
+    const models = join(dir, 'models');
+    mkdirSync(models);
+    copyFileSync(STORIES, join(models, 'copy.gguf'));
+    const lm = await loadModel(join(models, 'copy.gguf'));
+    try {
+      assert.throws(() => exportModel(sourceFromLoaded(lm), { format: 'merged-gguf', out: models, force: true }), /must never replace/);
+      assert.ok(existsSync(join(models, 'copy.gguf')));
+    } finally {
+      lm.model.dispose();
+    }
+  });
+
+  it('replaces an earlier export atomically, writes no local absolute path, and audits the SHA-256 of each file', async () => {
+    const out = join(dir, 'exports', 'peft');
+    await exportRun(run, { format: 'peft', out });
+    writeFileSync(join(out, 'stale.txt'), 'from before');
+    const res = await exportRun(run, { format: 'peft', out, force: true });
+    assert.ok(!existsSync(join(out, 'stale.txt')), 'the earlier export was replaced as a whole');
+    assert.ok(existsSync(join(out, '.adapt-lab-export')));
+    assert.deepEqual(readdirSync(join(dir, 'exports')), ['peft'], 'no temp or old folder left beside it');
+    for (const f of ['adapter_config.json', 'README.md']) {
+      const text = readFileSync(join(out, f), 'utf8');
+      for (const local of [dir, homedir(), STORIES]) assert.ok(!text.includes(local), `${f} names ${local}`);
+    }
+    const line = readAudit(runsDir).filter((e) => e.action === 'exported').at(-1)!;
+    const adapter = res.files.find((f) => f.path.endsWith('adapter_model.safetensors'))!;
+    const key = Object.keys(line.files ?? {}).find((k) => k.endsWith('adapter_model.safetensors'))!;
+    assert.equal(line.files![key], sha256File(adapter.path));
   });
 });

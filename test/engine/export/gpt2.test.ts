@@ -87,7 +87,7 @@ describe('GPT-2 exports (exportModel on an in-memory model)', function () {
     assert.deepEqual(c.target_modules, ['transformer.h.0.attn.c_attn', 'transformer.h.1.mlp.c_proj']);
     assert.equal(c.layers_to_transform, null);
     assert.deepEqual(c.modules_to_save, ['transformer.ln_f']);
-    assert.equal(c.base_model_name_or_path, join(dir, 'base'));
+    assert.equal(c.base_model_name_or_path, 'base');
     const st = readSafetensors(join(res.out, 'adapter_model.safetensors')).tensors;
     assert.deepEqual(st.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!.shape, [4, 16]);
     assert.deepEqual(st.get('base_model.model.transformer.h.0.attn.c_attn.lora_B.weight')!.shape, [48, 4]);

@@ -10,6 +10,7 @@ import {
   audit, createRun, DEAD_PROCESS_FAILURE, deleteRun, isSafeRunId, listRuns, newRunId, openRun, readAudit, readMetrics,
   readMetricsDetailed, readRunRecord, reconcileRun, runDirOf, sha256File, slugify,
 } from '../../../src/engine/runs/store';
+import { processStartTime } from '../../../src/engine/runs/process';
 
 const config = (name?: string): RunConfig => ({
   model: 'model.gguf',
@@ -310,9 +311,11 @@ describe('runs/store', () => {
     });
 
     it('refuses to delete a run whose trainer is alive unless forced', async () => {
-      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+      // A process whose command line is a trainer's (`… cli.js train …`), recorded with its start time.
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', join(tmp, 'cli.js'), 'train']);
       try {
-        const h = mk('live', { pid: child.pid });
+        await new Promise((r) => setTimeout(r, 100));
+        const h = mk('live', { trainer: { pid: child.pid!, startTime: processStartTime(child.pid!), token: 't' } });
         assert.throws(() => deleteRun(runsDir, h.record.id, 'dave'), /still running/);
         deleteRun(runsDir, h.record.id, 'dave', { force: true });
         assert.equal(existsSync(h.dir), false);
@@ -327,7 +330,8 @@ describe('runs/store', () => {
       audit(runsDir, { action: 'stopped', runId: 'r2' });
       const lines = readFileSync(join(runsDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(lines.length, 2);
-      assert.deepEqual(Object.keys(lines[0]), ['time', 'who', 'action', 'runId', 'detail']);
+      assert.deepEqual(Object.keys(lines[0]), ['time', 'who', 'action', 'runId', 'detail', 'version']);
+      assert.match(lines[0].version, /^\d+\.\d+\.\d+/);
       assert.equal(lines[0].who, 'eve');
       assert.ok(!Number.isNaN(Date.parse(lines[0].time)));
       assert.equal(typeof lines[1].who, 'string');
