@@ -2,6 +2,9 @@
 //   peft          adapter_config.json + adapter_model.safetensors (+ README.md) for 🤗 PEFT
 //   merged-hf     a Hugging Face model folder with the adapters merged into the weights
 //   merged-gguf   <out>/model.gguf (F32 or F16) with the adapters merged, for llama.cpp
+//   gguf-lora     <out>/adapter.gguf, a llama.cpp LoRA adapter (llama-cli --lora, Ollama ADAPTER)
+//   ollama        <out>/Modelfile with the GGUF adapter (or the merged model when the base is
+//                 not a GGUF file) and the chat template translated to Ollama's TEMPLATE
 // Everything is written into `<out>.tmp-<pid>` beside it and renamed into place, so a failed
 // export leaves nothing half-written; an existing non-empty `out` is refused unless `force`,
 // and `force` replaces only an earlier export's folder, never a run or the model (guard.ts).
@@ -18,8 +21,10 @@ export { unfrozenOf, peftTargetModules } from './peft';
 export { hfTokenizerFromGguf, ggufTokenizerFromHf, spmMerges } from './hf-tokenizer';
 export { mergedHfTensors, hfConfigJson } from './merged';
 import { writeMergedGguf, writeMergedHf } from './merged';
+import { writeGgufLora } from './gguf-lora';
+import { writeOllama } from './ollama';
 
-export const EXPORT_FORMATS = ['peft', 'merged-hf', 'merged-gguf'] as const;
+export const EXPORT_FORMATS = ['peft', 'merged-hf', 'merged-gguf', 'gguf-lora', 'ollama'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** What is exported: a model with its trained state in memory, and where its base came from. */
@@ -29,7 +34,10 @@ export interface ExportSource {
   /** The base model as loaded (a .gguf file or an HF folder / .safetensors file). */
   base: { format: 'gguf' | 'hf'; path: string };
   tokenizer?: Tokenizer;
+  /** The chat template to write into the export: the one the run trained with, else the base's. */
   chatTemplate?: string;
+  /** For Ollama's FROM: the base as Ollama names it (`llama3.2:1b`), when it came from Ollama's store. */
+  ollamaName?: string;
   /** Base parameters that were trained as full tensors. Default: every parameter that is a tf.Variable. */
   unfrozen?: string[];
   /** The block indices the LoRA targets were restricted to (PEFT's layers_to_transform). */
@@ -95,7 +103,7 @@ export function exportModel(src: ExportSource, opts: ExportOptions): ExportResul
   }
   const dtype = opts.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${String(dtype)}"`);
-  if (opts.format === 'peft' && opts.dtype !== undefined) throw new Error('--dtype applies to the merged formats only (PEFT adapters are written in F32)');
+  if (opts.format === 'peft' && opts.dtype !== undefined) throw new Error('--dtype applies to the merged and GGUF formats only (PEFT adapters are written in F32)');
   const out = resolve(opts.out);
   const protect = [...(opts.protect ?? []), src.base.path];
   const checkOut = () => checkExportTarget(out, !!opts.force, protect);
@@ -107,7 +115,9 @@ export function exportModel(src: ExportSource, opts: ExportOptions): ExportResul
   try {
     if (opts.format === 'peft') written = writePeft(src, tmp, out);
     else if (opts.format === 'merged-hf') written = writeMergedHf(src, tmp, dtype);
-    else written = writeMergedGguf(src, tmp, dtype);
+    else if (opts.format === 'merged-gguf') written = writeMergedGguf(src, tmp, dtype);
+    else if (opts.format === 'gguf-lora') written = writeGgufLora(src, tmp, dtype);
+    else written = writeOllama(src, tmp, out, dtype);
     writeExportMarker(tmp, { format: opts.format, runId: opts.runId });
     checkOut(); // again: something may have appeared meanwhile
     if (existsSync(out)) {
@@ -150,6 +160,9 @@ export async function exportRun(runDir: string, opts: RunExportOptions): Promise
       // A Hugging Face cache entry is named by its hub id; anything else by its file or folder name.
       baseModelName: run.record.base?.source === 'huggingface' ? run.record.base.name : modelName(cfg.model),
       name: `${run.record.name} (step ${applied.step})`,
+      // What the run trained with (the default template when the base has none) is what ships.
+      chatTemplate: run.record.chatTemplate?.template ?? lm.chatTemplate,
+      ollamaName: run.record.base?.source === 'ollama' ? run.record.base.name : undefined,
     });
     const data = [cfg.data.train, cfg.data.validation, cfg.data.prompts, cfg.data.probe].filter((p): p is string => !!p);
     const res = exportModel(src, { ...opts, runId: run.record.id, protect: [run.dir, dirname(run.dir), cfg.model, ...data, ...(opts.protect ?? [])] });

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { basename, dirname, join } from 'node:path';
 import { tf } from '../tf';
 import { CausalLM, internalShape, ParamSpec } from '../model/model';
-import { ModelConfig } from '../model/config';
+import { LlamaConfig, ModelConfig } from '../model/config';
 import { ggufToHfName, hfToGgufName, permuteRope, transpose2d } from '../model/loader';
 import { readGguf, GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../formats/gguf';
 import { writeSafetensors } from '../formats/safetensors';
@@ -165,6 +165,11 @@ export function writeMergedHf(src: ExportSource, dir: string, dtype: 'f32' | 'f1
       notes.push(`the base ${basename(src.base.path)} has no tokenizer; the export has none either`);
     }
   }
+  if (src.chatTemplate && existsSync(join(dir, 'tokenizer_config.json'))) {
+    // The template the run trained with, which may be the default one for a base without one.
+    const tc = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    if (tc.chat_template !== src.chatTemplate) writeJson(join(dir, 'tokenizer_config.json'), { ...tc, chat_template: src.chatTemplate });
+  }
   return { names, notes };
 }
 
@@ -184,13 +189,28 @@ export function ggufNameOf(family: 'llama' | 'gpt2', hfName: string): string {
   return name;
 }
 
+/** The llama.cpp architecture a model whose base is not a GGUF file is written as. */
+export function ggufArchFor(config: ModelConfig): string {
+  return config.family === 'gpt2' ? 'gpt2' : config.attentionBias ? 'qwen2' : 'llama';
+}
+
+/** The GGUF architecture of an export's base: the base file's own, or ggufArchFor. */
+export function ggufArchOf(src: ExportSource): string {
+  return src.base.format === 'gguf' ? String(readGguf(src.base.path).metadata.get('general.architecture')) : ggufArchFor(src.model.config);
+}
+
+/** llama.cpp's llama architecture keeps Meta's interleaved rotary rows in q/k (its converter permutes them). */
+export function ropeRowsPermuted(config: ModelConfig, arch: string): config is LlamaConfig {
+  return config.family === 'llama' && arch === 'llama';
+}
+
 /** One merged parameter as a GGUF tensor: GGUF name, row-major shape, data in GGUF's layout. */
 function ggufTensor(model: CausalLM, spec: ParamSpec, arch: string, dtype: 'f32' | 'f16'): GgufWriteTensor {
   const c = model.config;
   const name = ggufNameOf(c.family, spec.name);
   let data = toHfLayout(spec, mergedParam(model, spec));
   let shape = spec.shape.slice();
-  if (c.family === 'llama' && arch === 'llama') {
+  if (ropeRowsPermuted(c, arch)) {
     // Back to Meta's interleaved rotary rows, which llama.cpp's llama architecture expects.
     const m = spec.name.match(/self_attn\.(q|k)_proj\.(weight|bias)$/);
     if (m) data = permuteRope(data, shape[0], shape.length > 1 ? shape[1] : 1, m[1] === 'q' ? c.heads : c.kvHeads, true);
@@ -253,6 +273,7 @@ export function writeMergedGguf(src: ExportSource, dir: string, dtype: 'f32' | '
     const arch = String(file.metadata.get('general.architecture'));
     for (const [key, v] of file.typedMetadata) metadata.set(key, v);
     metadata.set('general.file_type', u32(FILE_TYPE[dtype]));
+    if (src.chatTemplate) metadata.set('tokenizer.chat_template', str(src.chatTemplate));
     // The base file's tensor order; tensors the model does not hold (e.g. rope_freqs) are copied as they are.
     for (const t of file.tensors) {
       const hf = ggufToHfName(c.family, t.name);
@@ -266,7 +287,7 @@ export function writeMergedGguf(src: ExportSource, dir: string, dtype: 'f32' | '
     }
     for (const s of model.specs) if (!done.has(s.name)) tensors.push(ggufTensor(model, s, arch, dtype));
   } else {
-    const arch = c.family === 'gpt2' ? 'gpt2' : c.attentionBias ? 'qwen2' : 'llama';
+    const arch = ggufArchFor(c);
     metadata.set('general.architecture', str(arch));
     metadata.set('general.name', str(basename(src.base.path).replace(/\.safetensors$/, '')));
     metadata.set('general.file_type', u32(FILE_TYPE[dtype]));
