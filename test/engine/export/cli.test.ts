@@ -46,7 +46,7 @@ describe('adapt-lab export', function () {
 
   it('errors are one line: bad format, missing --out, a busy --out, a bad checkpoint', () => {
     const cases: [string[], RegExp][] = [
-      [['--format', 'onnx', '--out', join(dir, 'x')], /^adapt-lab: unknown export format "onnx" \(use one of: peft, merged-hf, merged-gguf\)\n$/],
+      [['--format', 'onnx', '--out', join(dir, 'x')], /^adapt-lab: unknown export format "onnx" \(use one of: peft, merged-hf, merged-gguf, gguf-lora, ollama\)\n$/],
       [['--format', 'peft'], /^adapt-lab: export needs --out DIR/],
       [['--format', 'peft', '--out', join(dir, 'peft')], /^adapt-lab: .*peft already exists and is not empty \(pass --force to replace an earlier export there\)\n$/],
       [['--format', 'peft', '--out', join(dir, 'y'), '--checkpoint', 'first'], /^adapt-lab: --checkpoint must be best, latest or a step number/],
@@ -65,6 +65,6 @@ describe('adapt-lab export', function () {
   });
 
   it('is in the usage text', () => {
-    assert.match(cli('--help').out, /export RUN_DIR --format peft\|merged-hf\|merged-gguf --out DIR/);
+    assert.match(cli('--help').out, /export RUN_DIR --format peft\|merged-hf\|merged-gguf\|gguf-lora\|ollama --out DIR/);
   });
 });

@@ -318,7 +318,7 @@ describe('export of a stories260K run', function () {
 
     it('rejects an unknown format and a --dtype for peft', async () => {
       await assert.rejects(exportRun(loraRun, { format: 'onnx' as never, out: join(dir, 'x1') }), /unknown export format "onnx"/);
-      await assert.rejects(exportRun(loraRun, { format: 'peft', out: join(dir, 'x2'), dtype: 'f16' }), /--dtype applies to the merged formats/);
+      await assert.rejects(exportRun(loraRun, { format: 'peft', out: join(dir, 'x2'), dtype: 'f16' }), /--dtype applies to the merged and GGUF formats/);
       assert.ok(!existsSync(join(dir, 'x1')) && !existsSync(join(dir, 'x2')));
     });
 
