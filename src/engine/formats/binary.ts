@@ -8,8 +8,17 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 export class FormatError extends Error {
   override readonly name = 'FormatError';
   constructor(readonly file: string, readonly detail: string) {
-    super(`${basename(file)}: ${detail}`);
+    super(`${basename(file)}: ${oneLine(detail)}`);
   }
+}
+
+/**
+ * Names read from a hostile file (tensor names, keys) can hold newlines and megabytes: a message
+ * stays one line of bounded length, control characters escaped.
+ */
+function oneLine(s: string): string {
+  const flat = s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return flat.length > 1000 ? `${flat.slice(0, 600)}…${flat.slice(-300)}` : flat;
 }
 
 /** What is being read, for error messages; a function is only called when an error is built. */
