@@ -28,6 +28,8 @@ export interface BenchArgs {
   shapes?: Set<string>;
   /** Also write the JSON lines to this file while printing tables. */
   jsonOut?: string;
+  /** false: matrix products on the backend's own kernels (children get ADAPT_LAB_BLAS=off). */
+  blas: boolean;
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
@@ -44,13 +46,14 @@ export const USAGE = `usage: node dist/bench.js [options]
   --shape tiny|small  only these shapes in train/torch/profile (repeatable or a comma list)
   --torch-threads N   pin torch's --threads (default 2, plus 1 when other processes are busy; faster kept)
   --backend NAME      auto | wasm | cpu | tensorflow | tensorflow-gpu (default auto)
+  --blas on|off       matrix products on the platform's BLAS (default on; off: the backend's own kernels)
   --json              one JSON object per line, each with a "name" field
   --json-out FILE     print the tables and also write the JSON lines to FILE
   --case SHAPE:MODE   run one training case in this process, e.g. tiny:lora (what the parent spawns)
   --profile-step      with --case: profile one more step after the timed ones`;
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { only: new Set(), json: false, quick: false, backend: 'auto', help: false, profileStep: false };
+  const a: BenchArgs = { only: new Set(), json: false, quick: false, backend: 'auto', help: false, profileStep: false, blas: true };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
@@ -93,6 +96,12 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--backend':
         a.backend = value(i++, f);
         break;
+      case '--blas': {
+        const v = value(i++, f);
+        if (v !== 'on' && v !== 'off') throw new Error(`--blas ${v}: use on or off`);
+        a.blas = v === 'on';
+        break;
+      }
       case '--steps':
         a.steps = int(value(i++, f), f);
         break;

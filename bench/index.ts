@@ -311,13 +311,14 @@ function profileSection(a: BenchArgs, rep: Reporter, backend: string, fromTrain:
     }
   }
   if (a.quick) rep.note('profile', 'small:full is not profiled with --quick');
-  rep.print('\n== Op breakdown of one training step (kernel wall time from timers wrapped around every wasm kernel) ==');
+  const products = profiles[0]?.blas ? `products on ${profiles[0].blas}` : 'products on the backend\'s own kernels';
+  rep.print(`\n== Op breakdown of one training step (kernel wall time from timers wrapped around every kernel; ${products}; "alone": the step's products timed by themselves) ==`);
   rep.print(table(
-    ['shape', 'mode', 'step ms', 'in kernels', 'outside', 'matmul ms (%)', 'elementwise ms (%)', 'rest ms (%)', 'kernel calls', 'matmul fast: calls, GFLOP/s', 'matmul slow (transpose/batched)'],
+    ['shape', 'mode', 'step ms', 'in kernels', 'outside', 'matmul ms (%)', 'elementwise ms (%)', 'rest ms (%)', 'kernel calls', 'matmul GFLOP/s: in step, alone', 'matmul fast: calls, GFLOP/s', 'matmul slow (transpose/batched)'],
     profiles.map((p) => [
       p.shape, p.mode, p.stepWallMs, p.kernelMs, p.outsideKernelsMs,
       `${fmt(p.groups.matmul.ms)} (${p.groups.matmul.pct.toFixed(1)} %)`, `${fmt(p.groups.elementwise.ms)} (${p.groups.elementwise.pct.toFixed(1)} %)`, `${fmt(p.groups.rest.ms)} (${p.groups.rest.pct.toFixed(1)} %)`,
-      p.kernelCalls, `${p.matmul.fastCalls}, ${fmt(p.matmul.fastGflops)}`,
+      p.kernelCalls, `${fmt(p.matmul.gflops)}, ${fmt(p.matmul.aloneGflops)}`, `${p.matmul.fastCalls}, ${fmt(p.matmul.fastGflops)}`,
       `${p.matmul.slowCalls} (tA ${p.matmul.transposeA}, tB ${p.matmul.transposeB}, batch>1 ${p.matmul.batched})${p.matmul.slowCalls ? `, ${fmt(p.matmul.slowMs)} ms at ${fmt(p.matmul.slowGflops)} GFLOP/s` : ''}`,
     ]),
   ));
@@ -337,18 +338,21 @@ async function main(): Promise<void> {
     return;
   }
   const rep = new Reporter(a.json, a.case ? undefined : a.jsonOut);
+  // The children (one per case) and their gradient workers inherit it.
+  if (!a.blas) process.env.ADAPT_LAB_BLAS = 'off';
   const choice = await selectBackend({ backend: a.backend });
   if (a.case) return childMain(a, rep, choice.name);
 
   const t0 = nowMs();
   const plan: Plan = { generation: a.only.has('generation'), train: a.only.has('train'), torch: a.only.has('torch'), profile: a.only.has('profile') };
   const env = {
-    name: 'env', backend: choice.name, tfBackend: tf.getBackend(), skipped: choice.skipped, versions: choice.versions, cpus: cpus().length, cpuModel: cpus()[0]?.model,
+    name: 'env', backend: choice.name, label: choice.label, blas: choice.blas, tfBackend: tf.getBackend(), skipped: choice.skipped, versions: choice.versions, cpus: cpus().length, cpuModel: cpus()[0]?.model,
     loadavg: loadavg().map((x) => round(x, 3)), quick: a.quick, sections: [...a.only], argv: process.argv.slice(2).join(' '),
   };
   rep.emit(env);
-  rep.print(`Adapt Lab bench — backend ${choice.name} (tfjs ${choice.versions['tfjs-core']}, node ${process.version}), ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadavg.join(' ')}${a.quick ? ', --quick' : ''}`);
+  rep.print(`Adapt Lab bench — backend ${choice.label} (tfjs ${choice.versions['tfjs-core']}, node ${process.version}), ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadavg.join(' ')}${a.quick ? ', --quick' : ''}`);
   for (const s of choice.skipped) rep.print(`  backend ${s.name} skipped: ${s.reason}`);
+  if (!choice.blas.on && (choice.name === 'wasm' || choice.name === 'cpu')) rep.print(`  matrix products on the backend's own kernels: ${choice.blas.reason}`);
 
   let torchOk = false;
   if (plan.torch) {

@@ -6,6 +6,7 @@
 //    step): pure kernel wall time (wasm kernels are synchronous) and each matMul's attributes
 //    (transposeA/transposeB) and batch size, to count the calls that took wasm's slow path.
 import { tf } from '../src/engine/tf';
+import { productsOnBlas } from '../src/engine/native';
 import { round } from './stats';
 
 export type Group = 'matmul' | 'elementwise' | 'rest';
@@ -29,12 +30,12 @@ interface Call {
   ms: number;
   nested: boolean;
   /** Matmuls only. */
-  mm?: { transposeA: boolean; transposeB: boolean; batch: number; flops: number; slow: boolean };
+  mm?: { transposeA: boolean; transposeB: boolean; batch: number; flops: number; slow: boolean; key: string };
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs?: Record<string, unknown> };
 
-function matmulInfo(args: KernelArgs): Call['mm'] | undefined {
+function matmulInfo(args: KernelArgs, onBlas: boolean): Call['mm'] | undefined {
   const a = args.inputs.a;
   const b = args.inputs.b;
   if (!a || !b) return undefined;
@@ -49,13 +50,15 @@ function matmulInfo(args: KernelArgs): Call['mm'] | undefined {
   const N = tB ? bs[bs.length - 2] : bs[bs.length - 1];
   const batch = Math.max(batchA, batchB);
   // wasm: XNNPACK only for no transpose flag and batch 1; everything else is a naive loop.
-  return { transposeA: tA, transposeB: tB, batch, flops: 2 * batch * M * N * K, slow: tA || tB || batch > 1 };
+  // On BLAS every layout runs at full speed.
+  return { transposeA: tA, transposeB: tB, batch, flops: 2 * batch * M * N * K, slow: !onBlas && (tA || tB || batch > 1), key: JSON.stringify([as, bs, tA, tB]) };
 }
 
 /** Wraps every registered kernel of `backend` with a timer until restore() is called. */
 export function instrumentKernels(backend: string): { calls: Call[]; restore(): void } {
   const calls: Call[] = [];
   const originals = tf.getKernelsForBackend(backend);
+  const onBlas = productsOnBlas();
   let depth = 0;
   for (const cfg of originals) {
     const orig = cfg.kernelFunc;
@@ -71,7 +74,7 @@ export function instrumentKernels(backend: string): { calls: Call[]; restore(): 
         } finally {
           const ms = performance.now() - t0;
           depth--;
-          calls.push({ kernel: cfg.kernelName, ms, nested, mm: MATMUL.has(cfg.kernelName) ? matmulInfo(args) : undefined });
+          calls.push({ kernel: cfg.kernelName, ms, nested, mm: MATMUL.has(cfg.kernelName) ? matmulInfo(args, onBlas) : undefined });
         }
       }) as tf.KernelFunc,
     });
@@ -115,11 +118,47 @@ export interface ProfileRecord {
     transposeA: number;
     transposeB: number;
     batched: number;
+    /** Every product of the step: GFLOP/s inside the step (kernel wall time). */
+    gflops: number;
+    /** The same products timed alone, each repeated (a microbenchmark of the step's own shapes). */
+    aloneGflops: number;
   };
+  /** "OpenBLAS 0.3.21 (1 thread)" when the products ran on BLAS. */
+  blas?: string;
+}
+
+/** GFLOP/s of the step's products timed alone: each distinct layout repeated, weighted by its calls. */
+function productsAlone(calls: Call[]): number {
+  const byKey = new Map<string, { n: number; flops: number }>();
+  for (const c of calls) {
+    const e = byKey.get(c.mm!.key) ?? { n: 0, flops: c.mm!.flops };
+    e.n++;
+    byKey.set(c.mm!.key, e);
+  }
+  let flops = 0;
+  let ms = 0;
+  for (const [key, e] of byKey) {
+    const [as, bs, tA, tB] = JSON.parse(key) as [number[], number[], boolean, boolean];
+    tf.tidy(() => {
+      const a = tf.randomNormal(as, 0, 1, 'float32', 1);
+      const b = tf.randomNormal(bs, 0, 1, 'float32', 2);
+      tf.matMul(a, b, tA, tB).dispose(); // warm
+      let reps = 0;
+      const t0 = performance.now();
+      while (reps < 3 || (performance.now() - t0 < 30 && reps < 200)) {
+        tf.matMul(a, b, tA, tB).dispose();
+        reps++;
+      }
+      const per = (performance.now() - t0) / reps;
+      ms += per * e.n;
+      flops += e.flops * e.n;
+    });
+  }
+  return ms > 0 ? flops / (ms / 1000) / 1e9 : NaN;
 }
 
 /** Profiles one call of `step` (which must run a whole training step synchronously). */
-export async function profileStep(step: () => void, meta: { shape: string; mode: string; backend: string; microBatch: number }): Promise<ProfileRecord> {
+export async function profileStep(step: () => void, meta: { shape: string; mode: string; backend: string; microBatch: number; blas?: string }): Promise<ProfileRecord> {
   const backend = tf.getBackend();
   const inst = instrumentKernels(backend);
   let wall = 0;
@@ -187,6 +226,8 @@ export async function profileStep(step: () => void, meta: { shape: string; mode:
       transposeA: mmCalls.filter((c) => c.mm!.transposeA).length,
       transposeB: mmCalls.filter((c) => c.mm!.transposeB).length,
       batched: mmCalls.filter((c) => c.mm!.batch > 1).length,
+      gflops: round(gflops(mmCalls), 3),
+      aloneGflops: round(productsAlone(mmCalls), 3),
     },
   };
 }

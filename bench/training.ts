@@ -2,7 +2,8 @@
 // to that case alone), a few warmup steps, then N timed steps; tokens/s = B·T / median step.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { blasStatus, blasThreadsPerWorker, setBlasThreads } from '../src/engine/native';
 import { tf } from '../src/engine/tf';
 import { initModel } from '../src/engine/model/init';
 import { CausalLM } from '../src/engine/model/model';
@@ -68,9 +69,12 @@ export async function setupTraining(shape: Shape, mode: Mode, o: { microBatch?: 
   // torch's bench uses betas (0.9, 0.95) and weight decay 0.01.
   const opt = new AdamW(adapt.params, { beta1: 0.9, beta2: 0.95 });
   let pool: GradientPool | undefined;
+  // As the trainer does: the cores divided between the threads and their BLAS threads.
+  const blasThreads = blasThreadsPerWorker(threads, cpus().length);
+  setBlasThreads(blasThreads);
   if (threads > 1) {
     if (!o.gradWorker) throw new Error('--threads above 1 needs the gradient worker bundle (dist/grad-worker.js)');
-    pool = await startGradientPool({ threads, script: o.gradWorker, backend: o.backend ?? 'auto', model, params: adapt.params, adapt: adaptConfig, seed: 0, layerLrDecay: 1 });
+    pool = await startGradientPool({ threads, script: o.gradWorker, backend: o.backend ?? 'auto', blasThreads, model, params: adapt.params, adapt: adaptConfig, seed: 0, layerLrDecay: 1 });
   }
   return {
     model,
@@ -150,6 +154,8 @@ export interface TrainRecord {
   loadavg: number;
   rounds?: number;
   roundTokensPerSecond?: number[];
+  /** "OpenBLAS 0.3.21 (1 thread)" (per thread) when the products ran on BLAS. */
+  blas?: string;
 }
 
 export interface CaseOptions {
@@ -225,12 +231,16 @@ export async function runTrainCase(shape: Shape, mode: Mode, o: CaseOptions): Pr
       leakedTensors: after - before,
       peakRssMiB: round(peakRss),
       wasmHeapMiB: heap !== undefined ? round(mib(heap)) : undefined,
+      ...(blasStatus().on ? { blas: blasStatus().label } : {}),
     };
   }
   let profile: ProfileRecord | undefined;
   if (o.profile) {
     const b = batches[batches.length - 1];
-    profile = await profileStep(() => void s.step(b, 999, true), { shape: shape.name, mode, backend: o.backend, microBatch: o.microBatch });
+    // The profiled step runs on this thread alone: all the cores for its BLAS, as the trainer gives one thread.
+    setBlasThreads(blasThreadsPerWorker(1, cpus().length));
+    const blas = blasStatus();
+    profile = await profileStep(() => void s.step(b, 999, true), { shape: shape.name, mode, backend: o.backend, microBatch: o.microBatch, ...(blas.on ? { blas: blas.label } : {}) });
   }
   await s.dispose();
   return { train, profile };

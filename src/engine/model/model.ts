@@ -3,7 +3,8 @@
 // frozen prefix outside the gradient tape.
 import { tf, Tensor } from '../tf';
 import { ModelConfig } from './config';
-import { clearOpCaches, embed, linear, matmul, matmulConst, isTrainable, releaseTransposed } from './ops';
+import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
+import { productsOnBlas } from '../native';
 import * as llama from './llama';
 import * as gpt2 from './gpt2';
 
@@ -173,7 +174,8 @@ export class CausalLM {
       let logits: Tensor;
       if (this.config.tiedHead) {
         const emb = this.param(this.family.embeddingName);
-        if (isTrainable(emb)) logits = matmul(n2, tf.transpose(emb));
+        if (productsOnBlas()) logits = matmulNT(n2, emb); // the transpose is a BLAS flag: no copy kept
+        else if (isTrainable(emb)) logits = matmul(n2, tf.transpose(emb));
         else {
           // A persistent transposed copy: XNNPACK caches packed weights per tensor.
           if (!this.headT || this.headT.isDisposed) this.headT = tf.keep(tf.transpose(emb));

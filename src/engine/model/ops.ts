@@ -3,6 +3,8 @@
 // tfjs's own matMul gradient uses transpose flags and attention is a batched matMul, both of
 // which fall to a naive loop there. Other backends may take the generic path.
 import { tf, Tensor, customGrad } from '../tf';
+import { productsOnBlas } from '../native';
+import { batchedAttention, clearGroupMasks } from './attention-batched';
 
 let fastPath = true;
 /** Use explicit transposes, custom gradients and per-head 2D products (wasm); off = tfjs's generic ops. */
@@ -28,10 +30,49 @@ const matmulBoth = customGrad((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
   };
 });
 
+// On BLAS, transpose flags cost nothing: the backward products take them instead of copies.
+const matmulBothFlags = customGrad((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, saved[1] as tf.Tensor2D, false, true),
+      tf.matMul(saved[0] as tf.Tensor2D, dy as tf.Tensor2D, true, false),
+    ],
+  };
+});
+
 /** a [M,K] × b [K,N], both differentiable. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!fastPath) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
-  return matmulBoth(a, b);
+  return productsOnBlas() ? matmulBothFlags(a, b) : matmulBoth(a, b);
+}
+
+const matmulNTBoth = customGrad((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, saved[1] as tf.Tensor2D),
+      tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, true, false),
+    ],
+  };
+});
+
+/**
+ * a [M,K] × wᵀ for w [N,K] (a tied head: the embedding table). On BLAS the transpose is a flag;
+ * elsewhere a transposed copy (kept for a frozen w, as XNNPACK caches packed weights per tensor).
+ */
+export function matmulNT(a: Tensor, w: Tensor): Tensor {
+  if (!fastPath) return tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D, false, true);
+  if (productsOnBlas()) {
+    if (isTrainable(w)) return matmulNTBoth(a, w);
+    return customGrad((xi: Tensor) => ({
+      value: tf.matMul(xi as tf.Tensor2D, w as tf.Tensor2D, false, true),
+      gradFunc: (dy: Tensor) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D)],
+    }))(a);
+  }
+  return isTrainable(w) ? matmulBoth(a, tf.transpose(w)) : matmulConst(a, transposedOf(w));
 }
 
 const transposed = new Map<number, Tensor>();
@@ -54,6 +95,12 @@ export function releaseTransposed(ws: Iterable<Tensor>): void {
 /** x [M,K] × w [K,N] where w is a constant: the backward pass computes dx only. */
 export function matmulConst(x: Tensor, w: Tensor): Tensor {
   if (!fastPath) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
+  if (productsOnBlas()) {
+    return customGrad((xi: Tensor) => ({
+      value: tf.matMul(xi as tf.Tensor2D, w as tf.Tensor2D),
+      gradFunc: (dy: Tensor) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D, false, true)],
+    }))(x);
+  }
   // w is a long-lived constant (a frozen weight), so the closure is safe. Its transpose is kept
   // too: a fresh one every backward pass would also miss XNNPACK's packed-weight cache.
   return customGrad((xi: Tensor) => ({
@@ -238,6 +285,7 @@ export function clearOpCaches(): void {
   for (const t of maskCache.values()) t.dispose();
   maskCache.clear();
   clearOnes();
+  clearGroupMasks();
 }
 /** Additive causal mask [Tq, Tk] for queries at absolute positions past..past+Tq-1. */
 function causalMask(tq: number, tk: number, past: number): Tensor {
@@ -281,7 +329,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor
       const o = tf.matMul(tf.softmax(s), vh);
       return tf.transpose(o, [0, 2, 1, 3]).reshape([B, Tq, H * hd]);
     }
-    return headwiseAttention(q, k, v, mask, scale);
+    return productsOnBlas() ? batchedAttention(q, k, v, mask, scale) : headwiseAttention(q, k, v, mask, scale);
   });
   if (mask && past !== 0) mask.dispose();
   return out;

@@ -108,6 +108,11 @@ export function loadBlas(candidates: string[] = candidateLibraries()): Blas {
   } catch (e) {
     throw new Error(`the FFI package koffi did not load: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
   }
+  // OpenMP builds of OpenBLAS spin-wait between products by default: on a busy machine (or
+  // beside our own worker threads) the spinning threads starve the ones doing the work, and
+  // 2-thread products ran 10-100x slower here (load 30 on 2 cores). Passive waiting costs a
+  // little wake-up latency instead. libgomp reads this when it is loaded, so it is set before.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   const why: string[] = [];
   for (const library of candidates) {
     try {

@@ -152,3 +152,9 @@ function selfCheck(backend: BlasBackend): void {
 export function blasThreadsPerWorker(workers: number, cores: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workers)));
 }
+
+/** Whether the current backend's matrix products run on BLAS (transpose flags and batches are then free). */
+export function productsOnBlas(): boolean {
+  const b = tf.getBackend();
+  return (b === 'wasm' || b === 'cpu') && blasKernelsInstalled(b);
+}
