@@ -59,6 +59,10 @@ export interface DataConfig {
   prompts?: string;
   /** General text whose perplexity before and after measures forgetting. */
   probe?: string;
+  /** General text (.txt) mixed into training to limit forgetting (replay / rehearsal). */
+  replay?: string;
+  /** The share of replay chunks in the training mix, in [0, 1); used with `replay`. */
+  replayFraction?: number;
 }
 
 export interface RunConfig {

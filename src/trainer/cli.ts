@@ -23,6 +23,8 @@ commands:
                                                  LM Studio, llama.cpp) and whether Adapt Lab can train them
   worker                                         inference worker for the extension (IPC only)
   eval --model MODEL [--adapter RUN_DIR|PEFT_DIR] --prompts FILE [--probe TEXT] [--data JSONL] [--samples K] [--temperature T] [--max-tokens N] [--seed S] [--out FILE] [--json]
+  experiment FILE [--jsonl] [--restart] [--dry-run]
+                                                 run the trials of an experiment file, print the leaderboard
   export RUN_DIR --format peft|merged-hf|merged-gguf|gguf-lora|ollama --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
 
 common options: --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   --verbose   --help`;
@@ -43,6 +45,7 @@ const commands: Record<string, Command> = {
   models: async (a) => (await import('./commands/models')).modelsCommand(a),
   eval: async (a) => (await import('./commands/eval')).evalCommand(a),
   tokenize: async (a) => (await import('./commands/tokenize')).tokenizeCommand(a),
+  experiment: async (a) => (await import('./commands/experiment')).experimentCommand(a),
 };
 
 export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {

@@ -37,7 +37,7 @@ export const DEFAULT_LORA: Readonly<Omit<LoraConfig, 'layers'>> = Object.freeze(
   targetModules: ['q_proj', 'v_proj'],
 });
 
-export const DEFAULT_DATA: Readonly<Pick<DataConfig, 'validationSplit'>> = Object.freeze({ validationSplit: 0.1 });
+export const DEFAULT_DATA: Readonly<Required<Pick<DataConfig, 'validationSplit' | 'replayFraction'>>> = Object.freeze({ validationSplit: 0.1, replayFraction: 0.25 });
 
 /** Top-level defaults; runsDir is relative to the config file's folder. */
 export const DEFAULT_RUN = Object.freeze({ seed: 0, backend: 'auto', blas: true, runsDir: '.adapt-lab/runs' });
@@ -102,6 +102,8 @@ const SCHEMA: Obj = obj({
     validationSplit: leaf(fraction, { default: DEFAULT_DATA.validationSplit }),
     prompts: leaf(nonEmptyString, { path: true }),
     probe: leaf(nonEmptyString, { path: true }),
+    replay: leaf(nonEmptyString, { path: true }),
+    replayFraction: leaf(fraction, { default: DEFAULT_DATA.replayFraction }),
   }, { required: 'the data section, with at least "train"' }),
   adapt: obj({
     lora: obj({

@@ -16,6 +16,8 @@ import { learningRate } from './schedule';
 import { chatFormatFor } from '../chat/encode';
 import { loadDataset, makeBatches, packBatch, splitValidation, Example, PackedBatch } from './data';
 import { accumulateGrads, evaluateLoss } from './step';
+import { mixReplay } from './replay';
+import { DEFAULT_DATA } from './config';
 import { GradientPool, startGradientPool } from './parallel';
 import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from './memory';
@@ -109,6 +111,11 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       trainExamples = s.train;
       valExamples = s.validation;
     }
+    // Replay text joins the training mix only: validation stays the task's own data.
+    if (config.data.replay) {
+      const replay = loadDataset(config.data.replay, tokenizer, { maxLength: t.maxLength });
+      trainExamples = mixReplay(trainExamples, replay.examples, config.data.replayFraction ?? DEFAULT_DATA.replayFraction, new Rng(config.seed + 29));
+    }
 
     const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
     const native = backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu';
@@ -148,7 +155,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     let lastCheckpointAt = performance.now();
     let resumedFrom: number | undefined;
     if (!run) {
-      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, trainer: identity, base: { ...(await modelOrigin(config.model)), path: config.model }, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : [])] });
+      run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who: opts.who, trainer: identity, base: { ...(await modelOrigin(config.model)), path: config.model }, files: [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : []), ...(config.data.replay ? [config.data.replay] : [])] });
       lock = acquireRunLock(run.dir, identity, `"${run.record.name}" (${run.dir})`);
       for (const e of pending.splice(0)) run.appendEvent(e);
     } else {
