@@ -17,6 +17,8 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 await Promise.all([
   // Runs inside the extension host: `vscode` is provided there; mocha is required from node_modules.
   esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host/index.ts' }, outdir: '.test-dist/e2e/host', external: ['vscode', 'mocha'] }),
+  // The same in an untrusted workspace (Restricted Mode).
+  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host-untrusted/index.ts' }, outdir: '.test-dist/e2e/host-untrusted', external: ['vscode', 'mocha'] }),
   // Runs under this Node: drives code-server and Chromium.
   esbuild.build({ ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.test-dist/e2e', external: ['mocha', 'playwright-core', 'vscode'] }),
 ]);

@@ -5,6 +5,7 @@ import { ChildProcess, fork, ForkOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { ModelInfo } from './params';
+import { assertTrusted } from './trust';
 
 export interface Runtime {
   /** dist/cli.js of this extension. */
@@ -35,6 +36,8 @@ export function childEnv(rt: Pick<Runtime, 'blas'>): NodeJS.ProcessEnv {
 
 /** fork() of the CLI with stdio piped and IPC; works under Electron's Node too. */
 export function forkCli(rt: Runtime, args: string[], opts: ForkOptions = {}): ChildProcess {
+  // The one door to adapt-lab processes (inspect, train, eval, export, suggest): shut in Restricted Mode.
+  assertTrusted(`adapt-lab ${args[0] ?? ''}`.trim());
   return fork(rt.cliPath, args, {
     execPath: rt.execPath,
     silent: true,

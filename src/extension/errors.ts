@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
+import { isRestrictedMessage, MANAGE_TRUST, manageTrust } from './trust';
 
 export interface FileLocation {
   file: string;
@@ -44,9 +45,11 @@ export async function showError(message: string, log: vscode.OutputChannel, file
   const isConfig = (f: string) => /adapt-lab[^/\\]*\.json$/.test(f) || /[/\\]\.pending[/\\]/.test(f);
   const openLabel = loc ? (isConfig(loc.file) ? 'Open Config' : 'Open Dataset') : undefined;
   const shown = lines.length > 1 ? `${lines[0]} (and ${lines.length - 1} more: see the log)` : lines[0] ?? 'unknown error';
-  const actions = [...(openLabel ? [openLabel] : []), ...extra, 'Open Log'];
+  const restricted = isRestrictedMessage(message);
+  const actions = [...(restricted ? [MANAGE_TRUST] : []), ...(openLabel ? [openLabel] : []), ...extra, 'Open Log'];
   const choice = await vscode.window.showErrorMessage(`Adapt Lab: ${shown}`, ...actions);
-  if (choice === 'Open Log') log.show(true);
+  if (choice === MANAGE_TRUST) await manageTrust();
+  else if (choice === 'Open Log') log.show(true);
   else if (choice && choice === openLabel && loc) await revealLocation(loc);
   return choice;
 }

@@ -13,6 +13,7 @@ import { PromptFeatures, registerPromptFeatures } from './prompts';
 import { Walkthrough } from './walkthrough';
 import { embeddedModels } from './pickers';
 import { resolveSettingPath } from './prompts/evaluator';
+import { allowRunsDir, initTrust, isTrusted, onDidChangeRunsLocation } from './trust';
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
@@ -30,10 +31,15 @@ export interface AdaptLabApi {
   prompts: PromptFeatures;
   /** The Get Started walkthrough's Open Samples and Run Demo. */
   walkthrough: Walkthrough;
+  /** Allows a runs folder outside the workspace named by its settings (what the notification's button does). */
+  allowRunsDir(dir: string): Promise<void>;
+  /** The runs folder of each workspace folder, as the Runs view and new runs use them. */
+  runsDirs(): string[];
 }
 
 export function activate(context: vscode.ExtensionContext): AdaptLabApi {
   const subs = context.subscriptions;
+  subs.push(initTrust(context.workspaceState));
   const log = vscode.window.createOutputChannel('Adapt Lab');
   const rt = () => runtime(context.extensionUri);
   const inspector = new ModelInspector(rt);
@@ -68,9 +74,8 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
   const watchers: vscode.Disposable[] = [];
   const watch = () => {
     watchers.splice(0).forEach((w) => w.dispose());
-    for (const f of vscode.workspace.workspaceFolders ?? []) {
-      const rel = vscode.workspace.getConfiguration('adaptLab', f.uri).get<string>('runsDir') || '.adapt-lab/runs';
-      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(f, `${rel.replace(/\\/g, '/').replace(/\/$/, '')}/*/run.json`));
+    for (const dir of runsDirs()) {
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '*/run.json'));
       watchers.push(w, w.onDidCreate(() => runs.refresh()), w.onDidChange(() => runs.refresh()), w.onDidDelete(() => runs.refresh()));
     }
   };
@@ -86,9 +91,22 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
       runs.refresh();
     }
   }));
-  // The Layers tree opens on adaptLab.defaultModel, else the model shipped with the extension.
-  const defaultModel = (vscode.workspace.getConfiguration('adaptLab').get<string>('defaultModel') ?? '').trim();
-  void layers.restore(defaultModel ? resolveSettingPath(defaultModel) : embeddedModels(context.extensionPath)[0]);
+  subs.push(onDidChangeRunsLocation(() => {
+    watch();
+    runs.refresh();
+  }));
+  // The Layers tree opens on adaptLab.defaultModel, else the model shipped with the extension;
+  // in Restricted Mode only once the workspace is trusted (reading a model starts a process).
+  const restoreLayers = () => {
+    const defaultModel = (vscode.workspace.getConfiguration('adaptLab').get<string>('defaultModel') ?? '').trim();
+    void layers.restore(defaultModel ? resolveSettingPath(defaultModel) : embeddedModels(context.extensionPath)[0]);
+  };
+  if (isTrusted()) restoreLayers();
+  subs.push(vscode.workspace.onDidGrantWorkspaceTrust(() => {
+    restoreLayers();
+    watch();
+    runs.refresh();
+  }));
 
   const prompts = registerPromptFeatures(context, {
     extensionUri: context.extensionUri, cliPath: rt().cliPath, nodePath: () => rt().execPath, runsDir: () => runsDirs()[0], output: log,
@@ -106,7 +124,7 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
 
   return {
     startRun: (config, baseDir) => commands!.startRun(config, baseDir),
-    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough,
+    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs,
   };
 }
 

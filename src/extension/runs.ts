@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns, RunRecord } from '../engine/runs/store';
 import { backendLabel, RunStatus } from '../protocol/events';
+import { isTrusted, runsDirFor } from './trust';
 
 export interface RunNode {
   record: RunRecord;
@@ -22,10 +23,7 @@ const ICONS: Record<RunStatus, [string, string?]> = {
 
 /** The runs folders of the open workspace folders (adaptLab.runsDir, relative to each). */
 export function runsDirs(): string[] {
-  return (vscode.workspace.workspaceFolders ?? []).map((f) => {
-    const rel = vscode.workspace.getConfiguration('adaptLab', f.uri).get<string>('runsDir') || '.adapt-lab/runs';
-    return resolve(f.uri.fsPath, rel);
-  });
+  return (vscode.workspace.workspaceFolders ?? []).map(runsDirFor);
 }
 
 /** "5 min ago", "yesterday", "3 days ago". */
@@ -75,7 +73,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   }
 
   getChildren(node?: RunNode): RunNode[] {
-    if (node) return [];
+    // Restricted Mode: no runs listed (each offers actions that read the workspace's files); the view's welcome says why.
+    if (node || !isTrusted()) return [];
     return this.list();
   }
 

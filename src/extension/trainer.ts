@@ -9,6 +9,7 @@ import { RunConfig } from '../protocol/config';
 import { backendLabel, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
 import { reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/runs/store';
 import { cliErrorMessage, forkCli, Runtime } from './cli';
+import { assertTrusted } from './trust';
 
 export type SessionState = 'starting' | RunStatus;
 
@@ -109,6 +110,7 @@ export class TrainerManager implements vscode.Disposable {
    * `adapt-lab train` on it. The pending file goes once the trainer has read it.
    */
   start(config: RunConfig): RunSession {
+    assertTrusted('Training'); // before anything is written into the workspace
     const pendingDir = join(config.runsDir, '.pending');
     mkdirSync(pendingDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -2,22 +2,45 @@
 // suite inside code-server, (b) the UI suite driving code-server in Chromium, (c) the packaged
 // .vsix installed into code-server and driven the same way. E2E_ONLY=host|ui|install runs one.
 // Prints every test with its time; the exit status is the number of failures (capped).
-import { existsSync, mkdirSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, REPO, RESULTS, screenshotPath, startCodeServer, tempRoot, workbenchUrl } from './harness';
+import { launchBrowser, REPO, RESULTS, screenshotPath, startCodeServer, STORIES, tempRoot, workbenchUrl } from './harness';
 
 type MochaCtor = typeof import('mocha');
 
 interface Result { title: string; state: string; ms: number; error?: string }
 
-async function hostSuite(): Promise<Result[]> {
+interface HostSuite {
+  /** Folder of the suite's index.js under .test-dist/e2e, and of its results file's name. */
+  name: 'host' | 'host-untrusted';
+  /** Workspace trust on and the folder untrusted (Restricted Mode). */
+  untrusted?: boolean;
+  settings?: Record<string, unknown>;
+  prepare?: (workspace: string, root: string) => void;
+}
+
+/**
+ * The Restricted Mode suite's workspace: its own settings name a model in it (a copy of
+ * stories260K) and a runs folder outside it; it holds a run and a prompts file.
+ */
+function untrustedWorkspace(workspace: string, root: string): void {
+  copyFileSync(STORIES(), join(workspace, 'model.gguf'));
+  mkdirSync(join(workspace, '.vscode'), { recursive: true });
+  writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'adaptLab.defaultModel': 'model.gguf', 'adaptLab.runsDir': join(root, 'outside-runs') }, null, 2));
+  writeFileSync(join(workspace, 'cases.prompts.jsonl'), '{"prompt": "Once upon a time", "expected": "there"}\n');
+  mkdirSync(join(workspace, '.adapt-lab', 'runs', 'planted'), { recursive: true });
+  writeFileSync(join(workspace, '.adapt-lab', 'runs', 'planted', 'run.json'), JSON.stringify({ id: 'planted', name: 'planted', status: 'running', pid: 1 }));
+}
+
+async function hostSuite(suite: HostSuite = { name: 'host' }): Promise<Result[]> {
   const t0 = Date.now();
-  const root = tempRoot('host');
+  const root = tempRoot(suite.name);
   const workspace = join(root, 'workspace');
   mkdirSync(workspace, { recursive: true });
-  const resultsFile = join(RESULTS, 'host-results.json');
+  suite.prepare?.(workspace, root);
+  const resultsFile = join(RESULTS, `${suite.name}-results.json`);
   rmSync(resultsFile, { force: true });
-  const cs = await startCodeServer(workspace, root, { 'adaptLab.backend': 'auto' });
+  const cs = await startCodeServer(workspace, root, { 'adaptLab.backend': 'auto', ...suite.settings }, { untrusted: suite.untrusted });
   const browser = await launchBrowser();
   let code: number | undefined;
   try {
@@ -31,9 +54,9 @@ async function hostSuite(): Promise<Result[]> {
       const t = m.text();
       if (/Adapt Lab|adapt-lab|AssertionError|Error:/.test(t) && !/marketplace|gallery/i.test(t)) process.stdout.write(`    [host console] ${t.split('\n')[0].slice(0, 300)}\n`);
     });
-    await page.goto(workbenchUrl(cs, [['extensionTestsPath', join(REPO, '.test-dist', 'e2e', 'host', 'index.js')]]));
+    await page.goto(workbenchUrl(cs, [['extensionTestsPath', join(REPO, '.test-dist', 'e2e', suite.name, 'index.js')]]));
     code = await Promise.race([exited, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('the extension-host suite did not finish within 8 minutes')), 8 * 60_000))]);
-    await page.screenshot({ path: screenshotPath('host-final.png') }).catch(() => undefined);
+    await page.screenshot({ path: screenshotPath(`${suite.name}-final.png`) }).catch(() => undefined);
   } catch (e) {
     return [{ title: 'extension-host suite', state: 'failed', ms: Date.now() - t0, error: `${(e as Error).message}\n--- code-server log ---\n${cs.log().slice(-3000)}` }];
   } finally {
@@ -87,6 +110,13 @@ async function main(): Promise<number> {
       if (r.error) console.log(r.error.split('\n').map((l) => `      ${l}`).join('\n'));
     }
     all.push(...host.map((r) => ({ ...r, title: `host: ${r.title}` })));
+    console.log('\n(a2) extension-host tests in an untrusted workspace (Restricted Mode)');
+    const untrusted = await hostSuite({ name: 'host-untrusted', untrusted: true, prepare: untrustedWorkspace, settings: { 'adaptLab.defaultModel': STORIES() } });
+    for (const r of untrusted) {
+      console.log(`  ${r.state === 'passed' ? '✔' : '✘'} ${r.title} (${(r.ms / 1000).toFixed(1)} s)`);
+      if (r.error) console.log(r.error.split('\n').map((l) => `      ${l}`).join('\n'));
+    }
+    all.push(...untrusted.map((r) => ({ ...r, title: `host-untrusted: ${r.title}` })));
   }
   if (!only || only === 'ui') {
     console.log('\n(b) UI tests (code-server in headless Chromium)');

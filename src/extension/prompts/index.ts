@@ -14,6 +14,7 @@ import { CaseMode, PromptEvaluator } from './evaluator';
 import { LineResult, ResultStore } from './results';
 import { PromptTests, TestOutcome } from './testing';
 import { WorkerClient } from './workerClient';
+import { assertTrusted } from '../trust';
 
 export interface PromptFeatureDeps {
   extensionUri: vscode.Uri;
@@ -65,6 +66,7 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
     () => {
       const cfg = vscode.workspace.getConfiguration('adaptLab');
       const backend = cfg.get<string>('backend') || 'auto';
+      assertTrusted('Evaluating prompts');
       return fork(deps.cliPath, ['worker', '--backend', backend], {
         execPath: deps.nodePath(),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -20,6 +20,7 @@ export function run(): Promise<void> {
   require('./runs.spec');
   require('../prompts/host.spec');
   require('./walkthrough.spec');
+  require('./trust.spec');
   const results: { title: string; state: string; ms: number; error?: string }[] = [];
   return new Promise((res, rej) => {
     const runner = mocha.run((failures) => {
