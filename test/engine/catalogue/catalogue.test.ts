@@ -258,6 +258,18 @@ describe('model catalogue', function () {
     }
   });
 
+  it('adapt-lab models prints each source with its models, verdicts and a count', () => {
+    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'models'], { env: { PATH: process.env.PATH, HOME: home }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Hugging Face cache — .*\.cache\/huggingface\/hub$/m);
+    assert.match(r.stdout, /^Ollama — .*\.ollama\/models/m);
+    assert.match(r.stdout, /^  tiny:latest\n {6}llama · [\d.]+K params · F32 · \d+ KiB · trainable\n/m);
+    assert.match(r.stdout, /^  llama3\.2:1b\n.* · not trainable: 7 of 11 tensors are IQ2_XXS/m);
+    assert.match(r.stdout, /stop "<\|eot_id\|>" "<\|end\|>"/);
+    const n = cat.models.length;
+    assert.match(r.stdout, new RegExp(`^${n} models, ${cat.models.filter((m) => m.trainable).length} trainable by Adapt Lab \\(scanned in \\d+ ms\\)$`, 'm'));
+  });
+
   it('names a model path by the store it lies in, for the run record', async () => {
     const o = { env: {}, home, system: false };
     assert.deepEqual(await identifyModel(files.ollamaBlob, o), { source: 'ollama', name: 'tiny:latest' });
