@@ -22,10 +22,13 @@ export interface HfTensor {
 
 /** One parameter in the in-memory layout with its LoRA delta (if any) merged in. */
 export function mergedParam(model: CausalLM, spec: ParamSpec): Float32Array {
-  const w = model.param(spec.name);
   const ad = spec.name.endsWith('.weight') ? model.lora.get(spec.name.slice(0, -'.weight'.length)) : undefined;
-  if (!ad) return Float32Array.from(w.dataSync() as Float32Array);
-  const merged = tf.tidy(() => tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank)));
+  if (!ad) return model.values(spec.name);
+  // A quantized base weight is dequantized for this one tensor (merged exports are float).
+  const merged = tf.tidy(() => {
+    const w = model.quantized.has(spec.name) ? tf.tensor(model.values(spec.name), internalShape(spec), 'float32') : model.param(spec.name);
+    return tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank));
+  });
   try {
     return Float32Array.from(merged.dataSync() as Float32Array);
   } finally {

@@ -117,7 +117,7 @@ export function writePeft(src: ExportSource, dir: string, outPath = dir): { name
   }
   for (const s of model.specs) {
     if (!modules.includes(moduleOf(s.name))) continue;
-    tensors.push({ name: `base_model.model.${s.name}`, shape: s.shape.slice(), data: toHfLayout(s, Float32Array.from(model.param(s.name).dataSync() as Float32Array)) });
+    tensors.push({ name: `base_model.model.${s.name}`, shape: s.shape.slice(), data: toHfLayout(s, model.values(s.name)) });
   }
   if (modules.length) {
     notes.push(`${unfrozen.length} trained base parameter${unfrozen.length > 1 ? 's' : ''} written as full copies of ${modules.length} module${modules.length > 1 ? 's' : ''} (PEFT modules_to_save: ${modules.join(', ')})`);

@@ -11,6 +11,8 @@ import { readSafetensorsModel, readSafetensors } from '../formats/safetensors';
 import { readHfConfig } from '../formats/hfconfig';
 import { hasGgufMagic } from '../formats/gguf-header';
 import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../formats/limits';
+import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../formats/quant';
+import { keepsQuantized, storedShape } from './quantized';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { checkConfig, ModelConfig } from './config';
 import { GGUF_ARCHITECTURES } from './architectures';
@@ -47,6 +49,8 @@ interface RawWeights {
   /** The shape `get` would return, without decoding the data. */
   shape(name: string): number[] | undefined;
   names(): string[];
+  /** The weight as ggml blocks, rows in HF order, when the file stores it quantized (GGUF). */
+  quantized?(name: string): QuantizedMatrix | undefined;
 }
 
 /** Field names of the counts and floats that a file claims, for messages. */
@@ -141,20 +145,28 @@ export function hfToGgufName(family: 'llama' | 'gpt2', name: string): string | u
  * Hugging Face's halves (i, i+hd/2); `inverse` goes back (for the GGUF export).
  */
 export function permuteRope(data: Float32Array, rows: number, cols: number, heads: number, inverse = false): Float32Array {
+  const order = ropeRowOrder(rows, heads, inverse);
+  const out = new Float32Array(data.length);
+  for (let dst = 0; dst < rows; dst++) out.set(data.subarray(order[dst] * cols, (order[dst] + 1) * cols), dst * cols);
+  return out;
+}
+
+/** Row order of permuteRope: row i of the result is row order[i] of its input. */
+export function ropeRowOrder(rows: number, heads: number, inverse = false): Int32Array {
   const hd = rows / heads;
   const half = hd / 2;
-  const out = new Float32Array(data.length);
+  const order = new Int32Array(rows);
   for (let h = 0; h < heads; h++) {
     for (let a = 0; a < 2; a++) {
       for (let i = 0; i < half; i++) {
         const hfRow = h * hd + a * half + i;
         const metaRow = h * hd + i * 2 + a;
-        const [dst, src] = inverse ? [metaRow, hfRow] : [hfRow, metaRow];
-        out.set(data.subarray(src * cols, (src + 1) * cols), dst * cols);
+        if (inverse) order[metaRow] = hfRow;
+        else order[hfRow] = metaRow;
       }
     }
   }
-  return out;
+  return order;
 }
 
 export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -228,6 +240,13 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
       const info = g === undefined ? undefined : file.tensor(g);
       if (!info) return undefined;
       return transposed(name, info.shape) ? [info.shape[1], info.shape[0]] : info.shape.slice();
+    },
+    quantized(name) {
+      const info = file.tensor(byHf.get(name) ?? '');
+      if (!info || !isQuantType(info.typeName) || info.shape.length !== 2) return undefined;
+      const q: QuantizedMatrix = { type: info.typeName, rows: info.shape[0], cols: info.shape[1], bytes: file.tensorBytes(info.name) };
+      const m = config.family === 'llama' && arch === 'llama' && name.match(/self_attn\.(q|k)_proj\.weight$/);
+      return m ? permuteQuantRows(q, ropeRowOrder(q.rows, m[1] === 'q' ? config.heads : config.kvHeads)) : q;
     },
     get(name) {
       const g = byHf.get(name);
@@ -316,9 +335,22 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
     }
   }
   const params = new Map<string, Tensor>();
+  const quantized = new Map<string, QuantizedMatrix>();
   const dtypes = new Map<string, string>();
+  const embeddingName = familyOf(config).embeddingName;
   try {
     for (const s of specs) {
+      // Linear weights and the token embedding stored quantized stay so (dequantized per product).
+      const q = keepsQuantized(s, embeddingName) ? weights.quantized?.(s.name) : undefined;
+      if (q) {
+        const want = storedShape(s);
+        if (q.rows !== want[0] || q.cols !== want[1]) {
+          throw new Error(`${source}: tensor "${s.name}" is stored as [${q.rows}, ${q.cols}] (${q.type}), expected [${want}] from the config`);
+        }
+        quantized.set(s.name, q);
+        dtypes.set(s.name, q.type);
+        continue;
+      }
       const w = weights.get(s.name)!;
       const data = s.layout === 'linear' ? transpose2d(w.data, s.shape[0], s.shape[1]) : w.data;
       params.set(s.name, tf.tensor(data, internalShape(s), 'float32'));
@@ -328,7 +360,7 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
     for (const t of params.values()) t.dispose();
     throw e;
   }
-  return { model: new CausalLM(config, params), dtypes };
+  return { model: new CausalLM(config, params, quantized), dtypes };
 }
 
 /** A .gguf file, or a file that starts with GGUF's magic (an Ollama blob has no extension). */

@@ -37,19 +37,22 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
 /**
  * Folds every LoRA adapter into its base weight, W + (alpha/r)·A·B, and drops the adapters
  * (PEFT's merge_and_unload), for inference: the adapted model then runs as fast as the base.
+ * Adapters on quantized weights stay unmerged: merging would expand the weight to float32, and
+ * the quantized product costs the same with or without the adapter's two thin matMuls.
  */
 export function mergeLora(model: CausalLM): number {
   let n = 0;
   for (const [path, ad] of model.lora) {
     const name = `${path}.weight`;
+    if (model.quantized.has(name)) continue;
     const w = model.param(name);
     const merged = tf.keep(tf.tidy(() => tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank))));
     model.setParam(name, merged);
     w.dispose();
     ad.A.dispose();
     ad.B.dispose();
+    model.lora.delete(path);
     n++;
   }
-  model.lora.clear();
   return n;
 }

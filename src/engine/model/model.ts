@@ -6,6 +6,8 @@ import { ModelConfig } from './config';
 import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
 import { productsOnBlas } from '../native';
 import * as llama from './llama';
+import type { QuantizedMatrix } from '../formats/quant';
+import { dequantizeParam, keepsQuantized, quantEmbed, quantLinear, storedShape } from './quantized';
 import * as gpt2 from './gpt2';
 
 /**
@@ -85,10 +87,24 @@ export class CausalLM {
     readonly config: ModelConfig,
     /** Parameters by HF name, in the in-memory layout (see ParamLayout). */
     readonly params: Map<string, Tensor>,
+    /**
+     * Frozen weights kept as ggml blocks (a quantized GGUF base), by HF name, in the file's
+     * [out, in] / [vocab, d] layout; dequantized per product (quantized.ts), never as a whole.
+     */
+    readonly quantized: Map<string, QuantizedMatrix> = new Map(),
   ) {
     this.family = familyOf(config);
     this.specs = this.family.paramSpecs(config);
     for (const s of this.specs) {
+      const q = quantized.get(s.name);
+      if (q) {
+        const want = storedShape(s);
+        if (!keepsQuantized(s, this.family.embeddingName)) throw new Error(`tensor "${s.name}" cannot stay quantized (${q.type})`);
+        if (q.rows !== want[0] || q.cols !== want[1]) {
+          throw new Error(`quantized tensor "${s.name}" is [${q.rows}, ${q.cols}], expected [${want}]`);
+        }
+        continue;
+      }
       const t = params.get(s.name);
       if (!t) throw new Error(`model is missing tensor "${s.name}"`);
       const want = internalShape(s);
@@ -104,15 +120,57 @@ export class CausalLM {
 
   param(name: string): Tensor {
     const t = this.params.get(name);
-    if (!t) throw new Error(`no parameter "${name}"`);
+    if (!t) {
+      const q = this.quantized.get(name);
+      if (q) throw new Error(`parameter "${name}" is stored quantized (${q.type}); use dense() for a float32 copy`);
+      throw new Error(`no parameter "${name}"`);
+    }
     return t;
+  }
+
+  /**
+   * The parameter as a float32 tensor. A quantized one is dequantized once and replaces its
+   * blocks (for unfreezing: trainable tensors are never quantized); a dense one is param().
+   */
+  dense(name: string): Tensor {
+    const q = this.quantized.get(name);
+    if (!q) return this.param(name);
+    const spec = this.specs.find((s) => s.name === name)!;
+    const t = tf.tensor(dequantizeParam(q, spec), internalShape(spec), 'float32');
+    this.quantized.delete(name);
+    this.params.set(name, t);
+    if (name === this.family.embeddingName) this.dropHeadCache();
+    return t;
+  }
+
+  /** The parameter's float32 values in the in-memory layout (a copy; dequantized if quantized). */
+  values(name: string): Float32Array {
+    const q = this.quantized.get(name);
+    if (q) return dequantizeParam(q, this.specs.find((s) => s.name === name)!);
+    return Float32Array.from(this.param(name).dataSync() as Float32Array);
+  }
+
+  /** Bytes the base weights take in memory: quantized blocks at their size, the rest float32. */
+  weightBytes(): number {
+    let n = 0;
+    for (const s of this.specs) {
+      const q = this.quantized.get(s.name);
+      n += q ? q.bytes.length : 4 * s.shape.reduce((a, b) => a * b, 1);
+    }
+    return n;
   }
 
   /** Replace a parameter (e.g. by a trainable variable); the shape must not change. */
   setParam(name: string, t: Tensor): void {
-    const old = this.param(name);
-    if (old.shape.join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
-    releaseTransposed([old]);
+    if (this.quantized.has(name)) {
+      const spec = this.specs.find((s) => s.name === name)!;
+      if (internalShape(spec).join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
+      this.quantized.delete(name);
+    } else {
+      const old = this.param(name);
+      if (old.shape.join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
+      releaseTransposed([old]);
+    }
     this.params.set(name, t);
     if (name === this.family.embeddingName) this.dropHeadCache();
   }
@@ -125,9 +183,9 @@ export class CausalLM {
 
   /** A linear module by path: x·W (+ b) (+ LoRA), with dropout on the LoRA input while training. */
   linear(path: string, x: Tensor, ctx: ForwardContext): Tensor {
-    const w = this.param(`${path}.weight`);
+    const q = this.quantized.get(`${path}.weight`);
     const b = this.params.get(`${path}.bias`);
-    let y = linear(x, w, b);
+    let y = q ? quantLinear(x, q, b) : linear(x, this.param(`${path}.weight`), b);
     const ad = this.lora.get(path);
     if (ad) {
       let xi = x;
@@ -140,6 +198,8 @@ export class CausalLM {
 
   /** Rows of the token embedding table for flat ids [N]. */
   embedLookup(ids: Tensor): Tensor {
+    const q = this.quantized.get(this.family.embeddingName);
+    if (q) return quantEmbed(q, ids);
     return embed(this.param(this.family.embeddingName), ids);
   }
 
@@ -172,7 +232,10 @@ export class CausalLM {
       const lead = n.shape.slice(0, -1);
       const n2 = n.reshape([-1, this.config.hidden]);
       let logits: Tensor;
-      if (this.config.tiedHead) {
+      const qEmb = this.config.tiedHead ? this.quantized.get(this.family.embeddingName) : undefined;
+      if (qEmb) {
+        logits = quantLinear(n2, qEmb);
+      } else if (this.config.tiedHead) {
         const emb = this.param(this.family.embeddingName);
         if (productsOnBlas()) logits = matmulNT(n2, emb); // the transpose is a BLAS flag: no copy kept
         else if (isTrainable(emb)) logits = matmul(n2, tf.transpose(emb));
@@ -209,6 +272,7 @@ export class CausalLM {
     this.family.dispose(this);
     clearOpCaches();
     for (const t of this.params.values()) t.dispose();
+    this.quantized.clear();
     for (const a of this.lora.values()) {
       a.A.dispose();
       a.B.dispose();

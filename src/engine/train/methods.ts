@@ -68,7 +68,8 @@ export function applyAdapt(model: CausalLM, adapt: AdaptConfig, opts: AdaptOptio
   };
   for (const s of model.specs) {
     if (!unfreeze.has(s.name)) continue;
-    const base = model.param(s.name);
+    // A quantized base tensor trains as a float32 copy of its dequantized values (dense()).
+    const base = model.dense(s.name);
     const v = tf.variable(base, true);
     const anchor = opts.l2sp ? tf.keep(base.clone()) : undefined;
     model.setParam(s.name, v);

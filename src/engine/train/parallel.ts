@@ -9,6 +9,7 @@ import { tf, Tensor } from '../tf';
 import { AdaptConfig } from '../../protocol/config';
 import { ModelConfig } from '../model/config';
 import { CausalLM } from '../model/model';
+import type { QuantizedMatrix } from '../formats/quant';
 import { PackedBatch } from './data';
 import { TrainParam } from './optimizer';
 import { accumulateGrads, StepOptions } from './step';
@@ -28,8 +29,10 @@ export interface GradWorkerInit {
   blas: boolean;
   blasThreads: number;
   config: ModelConfig;
-  /** Every base parameter, in the in-memory layout. */
+  /** Every float32 base parameter, in the in-memory layout. */
   tensors: TensorData[];
+  /** The base parameters kept quantized (their ggml blocks), by HF name. */
+  quantized: [string, QuantizedMatrix][];
   adapt: AdaptConfig;
   seed: number;
   layerLrDecay: number;
@@ -186,7 +189,9 @@ export async function startGradientPool(o: PoolOptions): Promise<GradientPool> {
     blas: o.blas ?? blasStatus().on,
     blasThreads: o.blasThreads ?? 1,
     config: o.model.config,
-    tensors: o.model.specs.map((s) => ({ name: s.name, shape: o.model.param(s.name).shape, data: o.model.param(s.name).dataSync() as Float32Array })),
+    tensors: o.model.specs.filter((s) => !o.model.quantized.has(s.name))
+      .map((s) => ({ name: s.name, shape: o.model.param(s.name).shape, data: o.model.param(s.name).dataSync() as Float32Array })),
+    quantized: [...o.model.quantized],
     adapt: o.adapt,
     seed: o.seed,
     layerLrDecay: o.layerLrDecay,

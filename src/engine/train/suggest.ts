@@ -23,7 +23,7 @@ export function suggestModules(lm: LoadedModel, dataPath: string, o: { batches: 
   const vars = new Map<string, tf.Variable>();
   for (const p of paths) {
     const name = `${p}.weight`;
-    const base = model.param(name);
+    const base = model.dense(name);
     const v = tf.variable(base, true);
     model.setParam(name, v);
     base.dispose();
