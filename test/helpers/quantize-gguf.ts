@@ -25,3 +25,9 @@ export function quantizeGguf(src: string, dst: string, type: string, opts: Quant
   writeGguf(dst, f.typedMetadata, tensors);
   return done;
 }
+
+/** Writes `dst`: `src` with every tensor decoded to F32 (the exact values a quantized file stands for). */
+export function dequantizeGguf(src: string, dst: string): void {
+  const f = readGguf(src);
+  writeGguf(dst, f.typedMetadata, f.tensors.map((t) => ({ name: t.name, shape: t.shape, data: f.loadTensor(t.name) })));
+}
