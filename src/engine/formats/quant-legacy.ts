@@ -15,8 +15,18 @@ export interface BlockCodec {
   quant(x: Float32Array, xo: number, blocks: number, bytes: Uint8Array, at: number): void;
 }
 
+let halves: Float32Array | undefined;
+/** Every f16 as float32 (a table: decoding runs once per block on the hot path). */
+function halfTable(): Float32Array {
+  if (!halves) {
+    halves = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halves[h] = f16ToF32(h);
+  }
+  return halves;
+}
+
 export function half(bytes: Uint8Array, at: number): number {
-  return f16ToF32(bytes[at] | (bytes[at + 1] << 8));
+  return (halves ?? halfTable())[bytes[at] | (bytes[at + 1] << 8)];
 }
 
 export function putHalf(bytes: Uint8Array, at: number, v: number): void {

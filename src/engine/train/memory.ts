@@ -20,8 +20,9 @@ export interface MemoryEstimate {
 /**
  * `threads` (training.threads on the wasm and cpu backends): each thread holds the weights and
  * the activations of its share of the rows; the optimizer state lives on the main thread.
+ * `weightBytes`: the base weights' bytes in memory (a quantized GGUF's blocks); default float32.
  */
-export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; maxLength: number; totalParams: number; trainableParams: number; firstTrainableLayer: number; threads?: number }): MemoryEstimate {
+export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; maxLength: number; totalParams: number; trainableParams: number; firstTrainableLayer: number; threads?: number; weightBytes?: number }): MemoryEstimate {
   const threads = Math.max(1, Math.min(o.threads ?? 1, o.batchSize));
   const T = o.maxLength;
   const tokens = Math.ceil(o.batchSize / threads) * T;
@@ -30,7 +31,10 @@ export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; m
   const trainedLayers = c.layers - o.firstTrainableLayer;
   // Kept for backward: the trained blocks and the head; one more block's worth in flight.
   const activations = 4 * tokens * ((trainedLayers + 1) * perLayerToken + 3 * c.vocabSize);
-  const weights = 4 * o.totalParams;
+  // A quantized base (weightBytes below float32's) holds its blocks, plus one product's temporary
+  // float32 weight and its transpose (model/quantized.ts decodes at most 64 MiB at a time).
+  const quantized = o.weightBytes !== undefined && o.weightBytes < 4 * o.totalParams;
+  const weights = (o.weightBytes ?? 4 * o.totalParams) + (quantized ? 2 * 64 * 2 ** 20 : 0);
   const optimizer = 4 * 3 * o.trainableParams; // m, v and the gradient
   const heapBytes = activations + weights + optimizer;
   // A worker: its replica, its activations and its gradients.

@@ -120,7 +120,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
     const native = backend.name === 'tensorflow' || backend.name === 'tensorflow-gpu';
     const threads = threadsFor(t.threads, { native, gradWorker: !!opts.gradWorker, log });
-    const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads });
+    const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, Math.max(...trainExamples.map((e) => e.ids.length))), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, weightBytes: model.weightBytes() });
     if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
       throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads`);
     }

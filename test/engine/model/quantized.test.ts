@@ -21,6 +21,7 @@ import { startGradientPool } from '../../../src/engine/train/parallel';
 import { PackedBatch } from '../../../src/engine/train/data';
 import { validateRunConfig } from '../../../src/engine/train/config';
 import { train } from '../../../src/engine/train/trainer';
+import { estimateTrainingMemory } from '../../../src/engine/train/memory';
 import { Rng } from '../../../src/engine/random';
 import { EvalEvent, TrainerEvent } from '../../../src/protocol/events';
 
@@ -78,6 +79,20 @@ describe('quantized base (Q4_K) for LoRA', function () {
       const f32Bytes = 4 * m.numParams;
       assert.ok(m.weightBytes() < 0.16 * f32Bytes, `${m.weightBytes()} bytes of ${f32Bytes}`);
       assert.throws(() => m.param('model.layers.0.mlp.up_proj.weight'), /stored quantized \(Q4_K\); use dense\(\)/);
+    } finally {
+      lm.model.dispose();
+    }
+  });
+
+  it('the training memory estimate counts the blocks, not float32', async () => {
+    const lm = await loadModel(q4k);
+    try {
+      const m = lm.model;
+      const o = { batchSize: 4, maxLength: 32, totalParams: m.numParams, trainableParams: 1000, firstTrainableLayer: 0 };
+      const f32 = estimateTrainingMemory(m.config, o);
+      const q = estimateTrainingMemory(m.config, { ...o, weightBytes: m.weightBytes() });
+      assert.equal(f32.weights, 4 * m.numParams);
+      assert.equal(q.weights, m.weightBytes() + 128 * 2 ** 20);
     } finally {
       lm.model.dispose();
     }
