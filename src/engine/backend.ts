@@ -39,15 +39,32 @@ function wasmDir(): string {
   return dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/';
 }
 
+/** A node_modules folder with tfjs-node installed apart from the program ("Install Native Backend"). */
+export const NATIVE_MODULES_ENV = 'ADAPT_LAB_NATIVE_MODULES';
+
+/** Where `pkg` resolves: the folder ADAPT_LAB_NATIVE_MODULES names first, then the usual places. */
+function resolveNative(pkg: string): string {
+  const dir = process.env[NATIVE_MODULES_ENV];
+  if (dir) {
+    try {
+      return require.resolve(pkg, { paths: [dir] });
+    } catch {
+      // not there: try the program's own node_modules
+    }
+  }
+  return require.resolve(pkg);
+}
+
 async function tryNative(gpu: boolean): Promise<void> {
   const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  let path: string;
   try {
-    require.resolve(pkg);
+    path = resolveNative(pkg);
   } catch {
     throw new Error(`${pkg} is not installed (it is optional; its install needs to download libtensorflow)`);
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  require(pkg);
+  require(path);
   if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
   if (gpu) {
     // tfjs-node-gpu silently runs on the CPU when CUDA is missing: check it really sees a GPU.

@@ -6,6 +6,16 @@ import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { ModelInfo } from './params';
 import { assertTrusted } from './trust';
+import { installedModules } from './nativeBackend';
+
+let nativeDir: string | undefined;
+/** Where Install Native Backend puts tfjs-node (the extension's global storage); set at activation. */
+export function setNativeBackendDir(dir: string): void {
+  nativeDir = dir;
+}
+export function nativeBackendDir(): string | undefined {
+  return nativeDir;
+}
 
 export interface Runtime {
   /** dist/cli.js of this extension. */
@@ -31,7 +41,13 @@ export function runtime(extensionUri: vscode.Uri): Runtime {
 
 /** What a child process needs in its environment for these settings. */
 export function childEnv(rt: Pick<Runtime, 'blas'>): NodeJS.ProcessEnv {
-  return { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...(rt.blas ? {} : { ADAPT_LAB_BLAS: 'off' }) };
+  const modules = nativeDir ? installedModules(nativeDir) : undefined;
+  return {
+    ...process.env, ELECTRON_RUN_AS_NODE: '1',
+    ...(rt.blas ? {} : { ADAPT_LAB_BLAS: 'off' }),
+    // The engine's backend choice tries tfjs-node from here first (see Install Native Backend).
+    ...(modules ? { ADAPT_LAB_NATIVE_MODULES: modules } : {}),
+  };
 }
 
 /** fork() of the CLI with stdio piped and IPC; works under Electron's Node too. */

@@ -2,7 +2,9 @@
 // `adapt-lab` child processes (cli.ts, trainer.ts), started when a command asks for them.
 import * as vscode from 'vscode';
 import { MonitorViewProvider } from './monitor/provider';
-import { ModelInspector, runtime } from './cli';
+import { join } from 'node:path';
+import { ModelInspector, nativeBackendDir, runtime, setNativeBackendDir } from './cli';
+import { hasNvidiaGpu, installNativeBackend, nativePackage } from './nativeBackend';
 import { Commands, registerGuarded } from './commands';
 import { LayersTreeProvider } from './layers';
 import { InspectNode } from './params';
@@ -116,6 +118,9 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
     else void vscode.commands.executeCommand('adaptLab.chooseActiveRun');
   }));
 
+  setNativeBackendDir(join(context.globalStorageUri.fsPath, 'native'));
+  subs.push(registerGuarded('adaptLab.installNativeBackend', () => installNativeCommand(log), log));
+
   const walkthrough = new Walkthrough(context, commands, (runDir) => prompts.setActiveRun(runDir));
   subs.push(
     registerGuarded('adaptLab.openSamples', (only?: string) => walkthrough.openSamples(typeof only === 'string' ? only : undefined), log),
@@ -126,6 +131,32 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
     startRun: (config, baseDir) => commands!.startRun(config, baseDir),
     commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs,
   };
+}
+
+/** Install Native Backend: npm into global storage with a progress notification; the reason when it fails. */
+async function installNativeCommand(log: vscode.OutputChannel): Promise<void> {
+  const gpu = hasNvidiaGpu();
+  const pkg = nativePackage(gpu);
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Adapt Lab: installing ${pkg}`, cancellable: true }, (progress, token) => {
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    return installNativeBackend({
+      dir: nativeBackendDir()!, gpu, signal: abort.signal,
+      onLine: (line) => {
+        log.appendLine(`[install] ${line}`);
+        progress.report({ message: line.slice(0, 100) });
+      },
+    });
+  });
+  if (result.ok) {
+    log.appendLine(`[install] ${pkg} installed in ${result.modules}; trainers started from now on try it first`);
+    void vscode.window.showInformationMessage(`Adapt Lab: ${pkg} is installed. Runs started from now on use it (the trainer's log says which backend ran).`);
+  } else {
+    log.appendLine(`[install] failed: ${result.reason}`);
+    void vscode.window.showErrorMessage(`Adapt Lab: could not install ${pkg}: ${result.reason}. Training keeps using the wasm backend${process.platform === 'linux' ? ' with the BLAS' : ''}.`, 'Open Log').then((c) => {
+      if (c) log.show(true);
+    });
+  }
 }
 
 export function deactivate(): void {
