@@ -6,7 +6,7 @@ import { tf } from '../src/engine/tf';
 import { selectBackend } from '../src/engine/backend';
 import { loadModel } from '../src/engine/model/loader';
 import { evaluateCases, resolveSettings, summarize } from '../src/engine/eval/evaluate';
-import type { PromptCase } from '../src/engine/eval/prompts';
+import type { PromptCase } from '../src/engine/core/prompts';
 import { STORIES } from './generation';
 import { median, round, nowMs } from './stats';
 

@@ -1,5 +1,5 @@
 // The GPT shapes and adaptation modes, identical to ../shared/bench/torch_gpt_bench.py's.
-import type { Gpt2Config } from '../src/engine/model/config';
+import type { Gpt2Config } from '../src/engine/core/model-config';
 import type { AdaptConfig } from '../src/protocol/config';
 
 export type Mode = 'full' | 'last2' | 'lora';

@@ -3,11 +3,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
-import { LlamaConfig } from '../../src/engine/model/config';
+import { LlamaConfig } from '../../src/engine/core/model-config';
 import { initModel } from '../../src/engine/model/init';
 import { internalShape } from '../../src/engine/model/model';
 import { transpose2d, loadModel } from '../../src/engine/model/loader';
-import { writeSafetensors } from '../../src/engine/formats/safetensors';
+import { writeSafetensors } from '../../src/engine/core/formats/safetensors';
 import { tokenizerFromHfJson } from '../../src/engine/tokenizers';
 
 export async function useBackend(name = 'auto'): Promise<string> {

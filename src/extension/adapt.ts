@@ -6,9 +6,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { AdaptConfig, RunConfig } from '../protocol/config';
-import { validateRunConfig, DEFAULT_TRAINING } from '../engine/train/config';
-import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/train/memory';
-import { ModelConfig } from '../engine/model/config';
+import { validateRunConfig, DEFAULT_TRAINING } from '../engine/core/run-config';
+import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/core/memory';
+import { ModelConfig } from '../engine/core/model-config';
 import {
   attentionLoraTargets, blockPaths, countTrainable, formatCount, formatPercent, ModelInfo, TrainableCount,
 } from './params';

@@ -4,8 +4,8 @@
 // Adapt Model and the Layers view are the ones the trainer reports in its "started" event
 // (test/e2e/params.test.ts checks both against each other).
 import { AdaptConfig } from '../protocol/config';
-import { globToRegExp, layerOf, selectLoraTargets, selects } from '../engine/train/paths';
-import type { ModuleNode } from '../engine/model/modules';
+import { globToRegExp, layerOf, selectLoraTargets, selects } from '../engine/core/paths';
+import type { ModuleNode } from '../engine/core/modules';
 
 export { globToRegExp, layerOf };
 

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
 import { backendLabel, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
-import { reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/runs/store';
+import { reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/core/runs/store';
 import { cliErrorMessage, forkCli, Runtime } from './cli';
 import { assertTrusted } from './trust';
 

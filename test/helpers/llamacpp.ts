@@ -4,7 +4,7 @@
 // (flash attention by ~1.7e-2 here). llama.cpp gives probabilities (softmax at temperature 0),
 // so comparisons are of log-probabilities, i.e. of logits up to a per-row constant.
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
-import { readGguf } from '../../src/engine/formats/gguf';
+import { readGguf } from '../../src/engine/core/formats/gguf';
 import { tf } from '../../src/engine/tf';
 import { CausalLM, disposeCache } from '../../src/engine/model/model';
 

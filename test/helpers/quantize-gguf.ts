@@ -2,8 +2,8 @@
 // encoders) and GGUF writer — the way llama.cpp's quantize tool makes them without an importance
 // matrix: every 2D weight whose rows are whole blocks in the chosen type, 1D tensors (norms,
 // biases) kept F32. The tests then run the same file through llama.cpp and our engine.
-import { readGguf, writeGguf, type GgufWriteTensor } from '../../src/engine/formats/gguf';
-import { codecOf, quantizeMatrix } from '../../src/engine/formats/quant';
+import { readGguf, writeGguf, type GgufWriteTensor } from '../../src/engine/core/formats/gguf';
+import { codecOf, quantizeMatrix } from '../../src/engine/core/formats/quant';
 
 export interface QuantizeOptions {
   /** Type for token_embd.weight (and output.weight); default: `type`. */

@@ -6,8 +6,8 @@
 // can be compared exactly, and log-probabilities stay in a range where both engines are precise.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readGguf } from '../../src/engine/formats/gguf';
-import { writeSafetensors } from '../../src/engine/formats/safetensors';
+import { readGguf } from '../../src/engine/core/formats/gguf';
+import { writeSafetensors } from '../../src/engine/core/formats/safetensors';
 import { hfTokenizerFromGguf } from '../../src/engine/export';
 import { writeMergedGguf } from '../../src/engine/export/merged';
 import { configFromHf, loadModel } from '../../src/engine/model/loader';

@@ -12,8 +12,8 @@ import { RANDOM_PROMPT, tinyLlamaConfig, writeRandomModel } from '../helpers/ran
 import { dequantizeGguf, quantizeGguf } from '../helpers/quantize-gguf';
 import { selectBackend } from '../../src/engine/backend';
 import { loadModel } from '../../src/engine/model/loader';
-import { bitsPerWeight } from '../../src/engine/formats/quant';
-import { readGguf } from '../../src/engine/formats/gguf';
+import { bitsPerWeight } from '../../src/engine/core/formats/quant';
+import { readGguf } from '../../src/engine/core/formats/gguf';
 import { writeMergedGguf } from '../../src/engine/export/merged';
 import { applyAdapt } from '../../src/engine/train/methods';
 import { Rng } from '../../src/engine/random';

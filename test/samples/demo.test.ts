@@ -10,9 +10,9 @@ import { selectBackend } from '../../src/engine/backend';
 import { loadModel, LoadedModel } from '../../src/engine/model/loader';
 import { generate } from '../../src/engine/generate';
 import { loadDataset } from '../../src/engine/train/data';
-import { loadRunConfig } from '../../src/engine/train/config';
-import { readPromptFile } from '../../src/engine/eval/prompts';
-import { matches } from '../../src/engine/eval/match';
+import { loadRunConfig } from '../../src/engine/core/run-config';
+import { readPromptFile } from '../../src/engine/core/prompts';
+import { matches } from '../../src/engine/core/match';
 
 const MODEL = resolve('models/adapt-lab-tiny');
 const SAMPLES = resolve('samples');

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
 import { moodTask } from '../helpers/tasks';
-import { readMetrics } from '../../src/engine/runs/store';
+import { readMetrics } from '../../src/engine/core/runs/store';
 import { ExperimentState } from '../../src/protocol/experiment';
 
 const CLI = resolve('dist/cli.js');

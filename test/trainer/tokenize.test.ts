@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
 import { validateTokenizePayload } from '../../src/protocol/tokenize';
-import { readGguf } from '../../src/engine/formats/gguf';
+import { readGguf } from '../../src/engine/core/formats/gguf';
 import { tokenizerFromGgufMetadata } from '../../src/engine/tokenizers';
 import { tinyLlamaFolder } from '../engine/model/hostile';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
 import { moodTask } from '../helpers/tasks';
-import { listRuns, readAudit, readMetrics } from '../../src/engine/runs/store';
+import { listRuns, readAudit, readMetrics } from '../../src/engine/core/runs/store';
 import { StepEvent, TrainerEvent } from '../../src/protocol/events';
 
 const CLI = resolve('dist/cli.js');

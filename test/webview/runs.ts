@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRun } from '../../src/engine/runs/store';
+import { createRun } from '../../src/engine/core/runs/store';
 import type { EvalReport, EvalSection } from '../../src/protocol/eval';
 import { config, finished, runEvents, started } from './fixtures';
 

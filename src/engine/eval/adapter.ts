@@ -8,9 +8,9 @@ import { tf } from '../tf';
 import { LoadedModel, transpose2d } from '../model/loader';
 import { internalShape } from '../model/model';
 import { addLora, mergeLora } from '../model/lora';
-import { readSafetensors, TensorEntry } from '../formats/safetensors';
+import { readSafetensors, TensorEntry } from '../core/formats/safetensors';
 import { applyRunAdapter } from '../runs/adapter';
-import { RUN_FILE } from '../runs/store';
+import { RUN_FILE } from '../core/runs/store';
 import { Rng } from '../random';
 
 export interface EvalAdapterInfo {

@@ -9,9 +9,9 @@ import { loadDataset, makeBatches, packBatch, Example } from '../train/data';
 import { evaluateLoss } from '../train/step';
 import { Rng } from '../random';
 import { CaseModelResult, EvalSection } from '../../protocol/eval';
-import { PromptCase } from './prompts';
+import { PromptCase } from '../core/prompts';
 import type { ChatFormat } from '../chat/template';
-import { matches, mean, percentile } from './match';
+import { matches, mean, percentile } from '../core/match';
 
 export interface EvalSettings {
   /** Most tokens generated per answer (default 16). */

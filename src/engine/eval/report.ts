@@ -6,9 +6,9 @@ import { basename, join, resolve } from 'node:path';
 import { selectBackend } from '../backend';
 import { loadModel } from '../model/loader';
 import { chatFormatFor } from '../chat/encode';
-import { readRunRecord, writeJsonAtomic } from '../runs/store';
+import { readRunRecord, writeJsonAtomic } from '../core/runs/store';
 import { CaseModelResult, CaseRef, CaseResult, EvalReport, EvalReportEvent, EvalSection } from '../../protocol/eval';
-import { readPromptFile, PromptCase } from './prompts';
+import { readPromptFile, PromptCase } from '../core/prompts';
 import { applyEvalAdapter, adapterKind, EvalAdapterInfo, runBaseModel } from './adapter';
 import { checkPromptsFit, dataMetrics, evaluateCases, EvalSettings, MemorySampler, probePerplexity, resolveSettings, summarize } from './evaluate';
 

@@ -5,7 +5,7 @@
 // trial, and trials that come out identical are run once.
 import { RunConfig } from '../../protocol/config';
 import { Rng } from '../random';
-import { validateRunConfig } from '../train/config';
+import { validateRunConfig } from '../core/run-config';
 
 export type Distribution =
   | { kind: 'choice'; values: unknown[] }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { RunConfig } from '../../protocol/config';
 import { OBJECTIVE_METRICS, ObjectiveMetric, StoppingRule } from '../../protocol/experiment';
-import { loadRunConfig, parseJsonWithPosition, validateRunConfig } from '../train/config';
+import { loadRunConfig, parseJsonWithPosition, validateRunConfig } from '../core/run-config';
 import { Axis, Distribution, expandTrials, TrialPlan } from './space';
 
 export interface ExperimentSpec {

@@ -11,7 +11,7 @@
 // rotary order; on a LoRA tensor that permutes lora_b's rows (lora_a is untouched), done here too.
 // Adapters whose alpha differs from the file's have alpha_i / alpha folded into lora_b.
 import { join } from 'node:path';
-import { GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../formats/gguf';
+import { GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
 import { permuteRope, transpose2d } from '../model/loader';
 import type { ExportSource } from './index';
 import { ggufArchOf, ggufNameOf, ropeRowsPermuted } from './merged';

@@ -4,7 +4,7 @@
 //     llama (SentencePiece) style: BPE with byte fallback, merges derived from the vocabulary and
 //     scores as transformers' SentencePieceExtractor does, ▁ normalizer and decoder.
 //   HF tokenizer.json → GGUF `tokenizer.ggml.*` metadata (for a merged GGUF of an HF base).
-import { GgufType, type GgufTypedValue } from '../formats/gguf';
+import { GgufType, type GgufTypedValue } from '../core/formats/gguf';
 import { TokenType, type Tokenizer } from '../tokenizers';
 import { parseByteToken } from '../tokenizers/bytes';
 import { ggufPrePatterns, GPT2_PATTERN } from '../tokenizers/pretokenize';

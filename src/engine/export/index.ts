@@ -15,7 +15,7 @@ import { CausalLM } from '../model/model';
 import { loadModel, LoadedModel } from '../model/loader';
 import type { Tokenizer } from '../tokenizers';
 import { applyRunAdapter } from '../runs/adapter';
-import { openRun } from '../runs/store';
+import { openRun } from '../core/runs/store';
 import { writePeft } from './peft';
 export { unfrozenOf, peftTargetModules } from './peft';
 export { hfTokenizerFromGguf, ggufTokenizerFromHf, spmMerges } from './hf-tokenizer';

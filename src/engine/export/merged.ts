@@ -5,10 +5,10 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { basename, dirname, join } from 'node:path';
 import { tf } from '../tf';
 import { CausalLM, internalShape, ParamSpec } from '../model/model';
-import { LlamaConfig, ModelConfig } from '../model/config';
+import { LlamaConfig, ModelConfig } from '../core/model-config';
 import { ggufToHfName, hfToGgufName, permuteRope, transpose2d } from '../model/loader';
-import { readGguf, GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../formats/gguf';
-import { writeSafetensors } from '../formats/safetensors';
+import { readGguf, GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
+import { writeSafetensors } from '../core/formats/safetensors';
 import { hfTokenizerFromGguf, ggufTokenizerFromHf } from './hf-tokenizer';
 import type { ExportSource } from './index';
 

@@ -1,7 +1,7 @@
 // The GPT-2 family: LayerNorm, learned positions, tanh GELU, fused c_attn in Conv1D layout
 // ([in, out], as Hugging Face stores it), tied head.
 import { tf, Tensor } from '../tf';
-import { Gpt2Config, ModelConfig } from './config';
+import { Gpt2Config, ModelConfig } from '../core/model-config';
 import { attention, geluTanh, layerNorm } from './ops';
 import { appendCache, CausalLM, Family, ForwardContext, ParamSpec } from './model';
 

@@ -2,7 +2,7 @@
 // scaled by 1/√(2·layers), norms at one, biases at zero). Used to pretrain the embedded base
 // model and to build benchmark models of real shapes in memory.
 import { tf, Tensor } from '../tf';
-import { ModelConfig } from './config';
+import { ModelConfig } from '../core/model-config';
 import { CausalLM, familyOf, internalShape } from './model';
 import { Rng } from '../random';
 

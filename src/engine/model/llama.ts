@@ -2,7 +2,7 @@
 // positions (Hugging Face's rotate-half layout; GGUF's interleaved q/k rows are permuted on
 // load), SwiGLU MLP, grouped-query attention, optional q/k/v biases, tied or separate head.
 import { tf, Tensor } from '../tf';
-import { LlamaConfig, ModelConfig } from './config';
+import { LlamaConfig, ModelConfig } from '../core/model-config';
 import { attention, matmulConst, releaseTransposed, rmsNorm, silu } from './ops';
 import { appendCache, CausalLM, Family, ForwardContext, ParamSpec } from './model';
 

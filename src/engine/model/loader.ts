@@ -5,16 +5,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tf, Tensor } from '../tf';
-import { readGguf, GgufFile } from '../formats/gguf';
-import { FormatError } from '../formats/binary';
-import { readSafetensorsModel, readSafetensors } from '../formats/safetensors';
-import { readHfConfig } from '../formats/hfconfig';
-import { hasGgufMagic } from '../formats/gguf-header';
-import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../formats/limits';
-import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../formats/quant';
+import { readGguf, GgufFile } from '../core/formats/gguf';
+import { FormatError } from '../core/formats/binary';
+import { readSafetensorsModel, readSafetensors } from '../core/formats/safetensors';
+import { readHfConfig } from '../core/formats/hfconfig';
+import { hasGgufMagic } from '../core/formats/gguf-header';
+import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../core/formats/limits';
+import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../core/formats/quant';
 import { keepsQuantized, storedShape } from './quantized';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
-import { checkConfig, ModelConfig } from './config';
+import { checkConfig, ModelConfig } from '../core/model-config';
 import { GGUF_ARCHITECTURES } from './architectures';
 import { CausalLM, internalShape, ParamSpec, familyOf } from './model';
 

@@ -2,11 +2,11 @@
 // LoRA adapters, and a forward pass split into embed → blocks → head so a trainer can run the
 // frozen prefix outside the gradient tape.
 import { tf, Tensor } from '../tf';
-import { ModelConfig } from './config';
+import { ModelConfig } from '../core/model-config';
 import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
 import { productsOnBlas } from '../native';
 import * as llama from './llama';
-import type { QuantizedMatrix } from '../formats/quant';
+import type { QuantizedMatrix } from '../core/formats/quant';
 import { dequantizeParam, keepsQuantized, quantEmbed, quantLinear, storedShape } from './quantized';
 import * as gpt2 from './gpt2';
 

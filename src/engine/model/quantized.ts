@@ -6,7 +6,7 @@
 // has it (nn.Linear's [out, in]; the embedding's [vocab, d]), so every use is y = x·Wᵀ and its
 // input gradient dx = dy·W.
 import { tf, Tensor, customGrad } from '../tf';
-import { dequantizeRowList, dequantizeRows, type QuantizedMatrix } from '../formats/quant';
+import { dequantizeRowList, dequantizeRows, type QuantizedMatrix } from '../core/formats/quant';
 import type { ParamSpec } from './model';
 
 /** Values per temporary float32 chunk (64 MiB): bounds the transient memory of one product. */

@@ -3,8 +3,8 @@
 import { LoadedModel } from '../model/loader';
 import { applyAdapt, AdaptResult, loadTrainable } from '../train/methods';
 import { Rng } from '../random';
-import { openRun } from './store';
-import { bestCheckpoint, loadCheckpoint } from './checkpoint';
+import { openRun } from '../core/runs/store';
+import { bestCheckpoint, loadCheckpoint } from '../core/runs/checkpoint';
 
 export interface AppliedAdapter {
   runId: string;

@@ -5,7 +5,7 @@ import { VocabTokenizer, type FragmentContext, type SpecialToken } from './base'
 import { BpeRanks } from './merge';
 import { byteTokenName, parseByteToken, toByteLevel, utf8 } from './bytes';
 import { compilePattern, GPT2_PATTERN, splitIsolated } from './pretokenize';
-import { checkTokenId } from '../formats/limits';
+import { checkTokenId } from '../core/formats/limits';
 
 export interface HfTokenizerConfig {
   bos_token_id?: number;

@@ -12,7 +12,7 @@ import { basename, extname, resolve } from 'node:path';
 import { TokenStats } from '../../protocol/events';
 import type { Tokenizer } from '../tokenizers';
 import { Rng } from '../random';
-import { locateJsonError } from './config';
+import { locateJsonError } from '../core/run-config';
 import { CHAT_ROLES, ChatFormat, ChatMessage, ChatRole, ChatTemplateInfo } from '../chat/template';
 import { chatFormatFor, encodeChat } from '../chat/encode';
 

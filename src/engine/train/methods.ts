@@ -5,10 +5,10 @@ import { tf, Tensor } from '../tf';
 import { AdaptConfig } from '../../protocol/config';
 import { CausalLM, ParamSpec } from '../model/model';
 import { addLora } from '../model/lora';
-import { linearModules } from '../model/modules';
+import { linearModules } from '../core/modules';
 import { Rng } from '../random';
 import { TrainParam } from './optimizer';
-import { globToRegExp, layerOf, selectLoraTargets, selects } from './paths';
+import { globToRegExp, layerOf, selectLoraTargets, selects } from '../core/paths';
 
 export { globToRegExp, layerOf };
 

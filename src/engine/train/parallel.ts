@@ -7,9 +7,9 @@
 import { Worker } from 'node:worker_threads';
 import { tf, Tensor } from '../tf';
 import { AdaptConfig } from '../../protocol/config';
-import { ModelConfig } from '../model/config';
+import { ModelConfig } from '../core/model-config';
 import { CausalLM } from '../model/model';
-import type { QuantizedMatrix } from '../formats/quant';
+import type { QuantizedMatrix } from '../core/formats/quant';
 import { PackedBatch } from './data';
 import { TrainParam } from './optimizer';
 import { accumulateGrads, StepOptions } from './step';

@@ -4,10 +4,10 @@
 // gradient threads the machine can really run.
 import os from 'node:os';
 import { TrainingConfig } from '../../protocol/config';
-import { openRun, RunHandle } from '../runs/store';
-import { cleanCheckpoints, loadGoodCheckpoint, LoadedCheckpoint } from '../runs/checkpoint';
-import { acquireRunLock, RunLock } from '../runs/lock';
-import { TrainerIdentity } from '../runs/process';
+import { openRun, RunHandle } from '../core/runs/store';
+import { cleanCheckpoints, loadGoodCheckpoint, LoadedCheckpoint } from '../core/runs/checkpoint';
+import { acquireRunLock, RunLock } from '../core/runs/lock';
+import { TrainerIdentity } from '../core/runs/process';
 
 /** Default bound on training time a kill can lose: a checkpoint at least this often (seconds). */
 export const DEFAULT_CHECKPOINT_SECONDS = 60;

@@ -2,7 +2,7 @@
 // the user's data — where the task pulls hardest on the pretrained weights.
 import { tf } from '../tf';
 import { LoadedModel } from '../model/loader';
-import { linearModules } from '../model/modules';
+import { linearModules } from '../core/modules';
 import { crossEntropy } from '../model/ops';
 import { Rng } from '../random';
 import { loadDataset, makeBatches, packBatch } from './data';

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { CompareRun, EvalSide, EvalSummary } from '../../protocol/webview';
 import { validateEvalReport } from '../../protocol/eval';
 import { backendLabel } from '../../protocol/events';
-import { readMetricsDetailed, readRunRecord, RunRecord } from '../../engine/runs/store';
+import { readMetricsDetailed, readRunRecord, RunRecord } from '../../engine/core/runs/store';
 
 export const EVAL_FILE = 'eval.json';
 

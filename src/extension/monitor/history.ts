@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { backendLabel, RunStatus, TrainerEvent } from '../../protocol/events';
 import { MonitorHostMessage, MonitorRunInfo } from '../../protocol/webview';
-import { isRunTrainerAlive, readMetricsDetailed, reconcileRun } from '../../engine/runs/store';
+import { isRunTrainerAlive, readMetricsDetailed, reconcileRun } from '../../engine/core/runs/store';
 
 /** Events of live runs that are not on display, kept briefly in case they are not on disk yet. */
 const RECENT_PER_RUN = 256;

@@ -3,8 +3,8 @@
 // the status-bar item, remembered per workspace.
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
-import { listRuns, readRunRecord, RunRecord } from '../../engine/runs/store';
-import { bestCheckpoint, latestCheckpoint } from '../../engine/runs/checkpoint';
+import { listRuns, readRunRecord, RunRecord } from '../../engine/core/runs/store';
+import { bestCheckpoint, latestCheckpoint } from '../../engine/core/runs/checkpoint';
 
 const STATE_KEY = 'adaptLab.prompts.activeRun';
 export const CHOOSE_RUN_COMMAND = 'adaptLab.chooseActiveRun';

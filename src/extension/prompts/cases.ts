@@ -2,7 +2,7 @@
 // problem per bad line. The engine's parser refuses a file with any problem as a whole; here the
 // bad lines are blanked out and the rest parsed again, so CodeLens and tests keep working on the
 // good lines while the Problems panel lists the bad ones. No vscode import (used by tests too).
-import { parsePromptCases, PromptCase } from '../../engine/eval/prompts';
+import { parsePromptCases, PromptCase } from '../../engine/core/prompts';
 
 export const PROMPTS_SUFFIX = '.prompts.jsonl';
 export const PROMPTS_GLOB = '**/*.prompts.jsonl';

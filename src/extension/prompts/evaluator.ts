@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { PromptCase } from '../../engine/eval/prompts';
-import { matches } from '../../engine/eval/match';
+import { PromptCase } from '../../engine/core/prompts';
+import { matches } from '../../engine/core/match';
 import { ActiveRun } from './activeRun';
 import { analyzePrompts, caseAtLine, stopsOf } from './cases';
 import { Answer, LineResult, ResultStore, Which } from './results';

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { PromptCase } from '../../engine/eval/prompts';
+import { PromptCase } from '../../engine/core/prompts';
 import { analyzePrompts, PROMPTS_GLOB, isPromptsFile, shorten, stopsOf } from './cases';
 import { PromptEvaluator, ModelChoice } from './evaluator';
 import { Which } from './results';

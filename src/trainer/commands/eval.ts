@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { parse } from '../cli';
 import { runEval, writeEvalReport, formatMs } from '../../engine/eval/report';
 import { adapterKind } from '../../engine/eval/adapter';
-import { openRun } from '../../engine/runs/store';
+import { openRun } from '../../engine/core/runs/store';
 import { CaseRef, EvalReport, EvalSection } from '../../protocol/eval';
 
 function num(v: string | undefined, name: string, opts: { int?: boolean; min?: number } = {}): number | undefined {

@@ -1,7 +1,7 @@
 import { parse } from '../cli';
 import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
-import { moduleTree, renderTree, formatCount } from '../../engine/model/modules';
+import { moduleTree, renderTree, formatCount } from '../../engine/core/modules';
 
 export async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' }, config: { type: 'string' } });

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '../cli';
-import { loadRunConfig } from '../../engine/train/config';
+import { loadRunConfig } from '../../engine/core/run-config';
 import { train } from '../../engine/train/trainer';
 import { TrainerControl } from '../../engine/train/control';
 import { TrainerCommand, TrainerEvent } from '../../protocol/events';

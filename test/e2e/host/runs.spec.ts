@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { readAudit, readMetrics, readRunRecord } from '../../../src/engine/runs/store';
+import { readAudit, readMetrics, readRunRecord } from '../../../src/engine/core/runs/store';
 import { locateInMessage } from '../../../src/extension/errors';
 import type { RunSession } from '../../../src/extension/trainer';
 import { api, moodData, STORIES, waitFor, workspaceDir } from './util';

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { readRunRecord } from '../../../src/engine/runs/store';
+import { readRunRecord } from '../../../src/engine/core/runs/store';
 import type { DemoResult, SampleFiles } from '../../../src/extension/walkthrough';
 import { api, REPO, workspaceDir } from './util';
 

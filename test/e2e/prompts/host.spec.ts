@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { listRuns } from '../../../src/engine/runs/store';
+import { listRuns } from '../../../src/engine/core/runs/store';
 import type { PromptFeatures } from '../../../src/extension/prompts';
 import { api, moodData, REPO, STORIES, waitFor, workspaceDir } from '../host/util';
 

@@ -4,12 +4,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { identifyModel, modelLocations, scanCatalogue } from '../../../src/engine/catalogue';
-import { readGgufHeader } from '../../../src/engine/formats/gguf-header';
+import { readGgufHeader } from '../../../src/engine/core/formats/gguf-header';
 import { loadModel } from '../../../src/engine/model/loader';
 import { selectBackend } from '../../../src/engine/backend';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
-import { listRuns } from '../../../src/engine/runs/store';
+import { listRuns } from '../../../src/engine/core/runs/store';
 import { Catalogue, CatalogueEntry, parseCatalogue, validateCatalogue } from '../../../src/protocol/catalogue';
 import { hfCacheRepo, ollamaModel, tinyGguf, tinyHfFiles } from './stores';
 

@@ -10,12 +10,12 @@ import { sharedPath } from '../../helpers/shared';
 import { moodCases, moodTask, writeJsonl } from '../../helpers/tasks';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
 import { loadModel, transpose2d } from '../../../src/engine/model/loader';
 import { applyRunAdapter } from '../../../src/engine/runs/adapter';
 import { generate } from '../../../src/engine/generate';
-import { writeSafetensors } from '../../../src/engine/formats/safetensors';
+import { writeSafetensors } from '../../../src/engine/core/formats/safetensors';
 import { evaluateRunEnd, runEval } from '../../../src/engine/eval/report';
 import { EvalReport, validateEvalReport } from '../../../src/protocol/eval';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tf } from '../../../src/engine/tf';
 import { CausalLM } from '../../../src/engine/model/model';
 import { train } from '../../../src/engine/train/trainer';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { sharedPath } from '../../helpers/shared';
 
 export const STORIES = sharedPath('models/stories260K/stories260K.gguf');

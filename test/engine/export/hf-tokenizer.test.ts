@@ -1,7 +1,7 @@
 // GGUF vocabularies written as Hugging Face tokenizer.json (and back to GGUF metadata) must
 // tokenize exactly like the GGUF tokenizer: llama.cpp's test vectors and stories260K.
 import { strict as assert } from 'node:assert';
-import { readGguf } from '../../../src/engine/formats/gguf';
+import { readGguf } from '../../../src/engine/core/formats/gguf';
 import { tokenizerFromGgufMetadata, tokenizerFromHfJson, Tokenizer } from '../../../src/engine/tokenizers';
 import { ggufTokenizerFromHf, hfTokenizerFromGguf, spmMerges } from '../../../src/engine/export/hf-tokenizer';
 import { Rng } from '../../../src/engine/random';

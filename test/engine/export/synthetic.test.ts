@@ -5,13 +5,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../../../src/engine/tf';
 import { selectBackend } from '../../../src/engine/backend';
-import { LlamaConfig } from '../../../src/engine/model/config';
+import { LlamaConfig } from '../../../src/engine/core/model-config';
 import { initModel } from '../../../src/engine/model/init';
 import { addLora } from '../../../src/engine/model/lora';
 import { loadModel } from '../../../src/engine/model/loader';
 import { Rng } from '../../../src/engine/random';
-import { readGguf } from '../../../src/engine/formats/gguf';
-import { readSafetensors } from '../../../src/engine/formats/safetensors';
+import { readGguf } from '../../../src/engine/core/formats/gguf';
+import { readSafetensors } from '../../../src/engine/core/formats/safetensors';
 import { exportModel, sourceFromLoaded } from '../../../src/engine/export';
 import { logitsOf, maxAbsDiff, tempDir } from './fixture';
 

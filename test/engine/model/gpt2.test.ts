@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
 import { initModel } from '../../../src/engine/model/init';
-import { Gpt2Config } from '../../../src/engine/model/config';
+import { Gpt2Config } from '../../../src/engine/core/model-config';
 import { setFastPath } from '../../../src/engine/model/ops';
 import { CausalLM } from '../../../src/engine/model/model';
 

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf, Tensor } from '../../../src/engine/tf';
 import { initModel } from '../../../src/engine/model/init';
-import { ModelConfig } from '../../../src/engine/model/config';
+import { ModelConfig } from '../../../src/engine/core/model-config';
 import { crossEntropy, setFastPath } from '../../../src/engine/model/ops';
 import { CausalLM, internalShape } from '../../../src/engine/model/model';
 import { addLora } from '../../../src/engine/model/lora';

@@ -5,8 +5,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, trun
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../../../src/engine/backend';
-import { GgufType } from '../../../src/engine/formats/gguf';
-import { maxFileBytes, readModelFile } from '../../../src/engine/formats/limits';
+import { GgufType } from '../../../src/engine/core/formats/gguf';
+import { maxFileBytes, readModelFile } from '../../../src/engine/core/formats/limits';
 import { loadModel } from '../../../src/engine/model/loader';
 import { storiesWith, tinyLlamaFolder } from './hostile';
 

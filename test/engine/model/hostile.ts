@@ -3,13 +3,13 @@
 // tokenizer.json and tokenizer_config.json can be edited. (Not a test file itself.)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GgufTypedValue, GgufWriteTensor, readGguf, writeGguf } from '../../../src/engine/formats/gguf';
-import { writeSafetensors } from '../../../src/engine/formats/safetensors';
+import { GgufTypedValue, GgufWriteTensor, readGguf, writeGguf } from '../../../src/engine/core/formats/gguf';
+import { writeSafetensors } from '../../../src/engine/core/formats/safetensors';
 import { hfTokenizerFromGguf } from '../../../src/engine/export/hf-tokenizer';
 import { paramSpecs } from '../../../src/engine/model/llama';
-import { LlamaConfig } from '../../../src/engine/model/config';
+import { LlamaConfig } from '../../../src/engine/core/model-config';
 import { sharedPath } from '../../helpers/shared';
-import { prng } from '../formats/fixtures';
+import { prng } from '../core/formats/fixtures';
 
 export const STORIES = sharedPath('models/stories260K/stories260K.gguf');
 

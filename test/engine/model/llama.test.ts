@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { sharedPath } from '../../helpers/shared';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
-import { readGguf } from '../../../src/engine/formats/gguf';
+import { readGguf } from '../../../src/engine/core/formats/gguf';
 import { loadModel } from '../../../src/engine/model/loader';
 import { setFastPath } from '../../../src/engine/model/ops';
 

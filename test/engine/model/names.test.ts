@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { hfToGgufName, ggufToHfName } from '../../../src/engine/model/loader';
 import { familyOf } from '../../../src/engine/model/model';
-import { ModelConfig } from '../../../src/engine/model/config';
+import { ModelConfig } from '../../../src/engine/core/model-config';
 
 describe('GGUF ↔ Hugging Face tensor names', () => {
   const configs: ModelConfig[] = [

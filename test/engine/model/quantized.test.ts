@@ -19,9 +19,9 @@ import { applyAdapt } from '../../../src/engine/train/methods';
 import { accumulateGrads } from '../../../src/engine/train/step';
 import { startGradientPool } from '../../../src/engine/train/parallel';
 import { PackedBatch } from '../../../src/engine/train/data';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
-import { estimateTrainingMemory } from '../../../src/engine/train/memory';
+import { estimateTrainingMemory } from '../../../src/engine/core/memory';
 import { Rng } from '../../../src/engine/random';
 import { EvalEvent, TrainerEvent } from '../../../src/protocol/events';
 

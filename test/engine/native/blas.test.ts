@@ -12,7 +12,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { sharedPath } from '../../helpers/shared';
 import { moodTask } from '../../helpers/tasks';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
 import { BackendInfo, StartedEvent, TrainerEvent } from '../../../src/protocol/events';
 import { selectBackend } from '../../../src/engine/backend';

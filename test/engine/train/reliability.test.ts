@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { sharedPath } from '../../helpers/shared';
 import { moodTask } from '../../helpers/tasks';
 import { selectBackend } from '../../../src/engine/backend';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
 import { TrainerControl } from '../../../src/engine/train/control';
-import { listRuns, readAudit, readRunRecord, sha256File } from '../../../src/engine/runs/store';
-import { listCheckpoints } from '../../../src/engine/runs/checkpoint';
+import { listRuns, readAudit, readRunRecord, sha256File } from '../../../src/engine/core/runs/store';
+import { listCheckpoints } from '../../../src/engine/core/runs/checkpoint';
 import { EvalEvent, TrainerEvent } from '../../../src/protocol/events';
 
 const MODEL = sharedPath('models/stories260K/stories260K.gguf');

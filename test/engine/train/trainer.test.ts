@@ -7,13 +7,13 @@ import { sharedPath } from '../../helpers/shared';
 import { moodCases, moodTask, writeJsonl } from '../../helpers/tasks';
 import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
-import { validateRunConfig } from '../../../src/engine/train/config';
+import { validateRunConfig } from '../../../src/engine/core/run-config';
 import { train } from '../../../src/engine/train/trainer';
 import { TrainerControl } from '../../../src/engine/train/control';
 import { loadModel } from '../../../src/engine/model/loader';
 import { applyRunAdapter } from '../../../src/engine/runs/adapter';
 import { generate } from '../../../src/engine/generate';
-import { readMetrics, listRuns } from '../../../src/engine/runs/store';
+import { readMetrics, listRuns } from '../../../src/engine/core/runs/store';
 import { EvalEvent, StepEvent, TrainerEvent } from '../../../src/protocol/events';
 
 const MODEL = sharedPath('models/stories260K/stories260K.gguf');

@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FormatError } from '../../../src/engine/formats/binary';
-import { f32ToF16 } from '../../../src/engine/formats/float16';
+import { FormatError } from '../../../../src/engine/core/formats/binary';
+import { f32ToF16 } from '../../../../src/engine/core/formats/float16';
 import {
   parseSafetensors, readSafetensors, readSafetensorsModel, writeSafetensors,
-} from '../../../src/engine/formats/safetensors';
-import { sharedPath } from '../../helpers/shared';
+} from '../../../../src/engine/core/formats/safetensors';
+import { sharedPath } from '../../../helpers/shared';
 import { makeSafetensors } from './fixtures';
 
 describe('formats/safetensors', () => {

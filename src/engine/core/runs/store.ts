@@ -15,10 +15,10 @@ import {
 import { createHash } from 'node:crypto';
 import { arch, cpus, platform, totalmem, userInfo } from 'node:os';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
-import { RunConfig } from '../../protocol/config';
-import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../protocol/events';
+import { RunConfig } from '../../../protocol/config';
+import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../../protocol/events';
 import { writeFileAtomic } from '../formats/binary';
-import type { ChatTemplateInfo } from '../chat/template';
+import type { ChatTemplateInfo } from '../../chat/template';
 import { TOOL_VERSION } from '../version';
 import { isTrainerAlive, newTrainerIdentity, TrainerIdentity } from './process';
 export { isProcessAlive } from './process';

@@ -6,14 +6,14 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunConfig } from '../../../src/protocol/config';
+import { RunConfig } from '../../../../src/protocol/config';
 import {
   createRun, deleteRun, listRuns, openRun, readAudit, readRunRecord,
-} from '../../../src/engine/runs/store';
-import { isTrainerAlive, newTrainerIdentity, processStartTime, releaseIdentity, signalTrainer } from '../../../src/engine/runs/process';
-import { acquireRunLock, LOCK_FILE } from '../../../src/engine/runs/lock';
-import { latestCheckpoint, loadGoodCheckpoint, readCheckpointDir, saveCheckpoint } from '../../../src/engine/runs/checkpoint';
-import { checkpointDue, threadsFor } from '../../../src/engine/train/reliability';
+} from '../../../../src/engine/core/runs/store';
+import { isTrainerAlive, newTrainerIdentity, processStartTime, releaseIdentity, signalTrainer } from '../../../../src/engine/core/runs/process';
+import { acquireRunLock, LOCK_FILE } from '../../../../src/engine/core/runs/lock';
+import { latestCheckpoint, loadGoodCheckpoint, readCheckpointDir, saveCheckpoint } from '../../../../src/engine/core/runs/checkpoint';
+import { checkpointDue, threadsFor } from '../../../../src/engine/train/reliability';
 
 const config: RunConfig = {
   model: 'model.gguf',

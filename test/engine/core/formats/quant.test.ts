@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FormatError } from '../../../src/engine/formats/binary';
-import { readGguf, writeGguf } from '../../../src/engine/formats/gguf';
+import { FormatError } from '../../../../src/engine/core/formats/binary';
+import { readGguf, writeGguf } from '../../../../src/engine/core/formats/gguf';
 import {
   bitsPerWeight, dequantizeRowList, dequantizeRows, permuteQuantRows, QUANT_TYPES, quantizeMatrix,
-} from '../../../src/engine/formats/quant';
+} from '../../../../src/engine/core/formats/quant';
 import { prng } from './fixtures';
 import { VECTOR_COLS, VECTOR_ROWS, vectorInput } from './quant-vectors';
 

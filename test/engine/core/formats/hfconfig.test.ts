@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FormatError } from '../../../src/engine/formats/binary';
-import { readHfConfig } from '../../../src/engine/formats/hfconfig';
-import { sharedPath } from '../../helpers/shared';
+import { FormatError } from '../../../../src/engine/core/formats/binary';
+import { readHfConfig } from '../../../../src/engine/core/formats/hfconfig';
+import { sharedPath } from '../../../helpers/shared';
 
 describe('formats/hfconfig', () => {
   let dir: string;

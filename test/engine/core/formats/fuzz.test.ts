@@ -4,10 +4,10 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BinaryWriter, FormatError } from '../../../src/engine/formats/binary';
-import { GgufType, parseGguf, readGguf, writeGguf } from '../../../src/engine/formats/gguf';
-import { parseSafetensors, readSafetensors, writeSafetensors } from '../../../src/engine/formats/safetensors';
-import { sharedPath } from '../../helpers/shared';
+import { BinaryWriter, FormatError } from '../../../../src/engine/core/formats/binary';
+import { GgufType, parseGguf, readGguf, writeGguf } from '../../../../src/engine/core/formats/gguf';
+import { parseSafetensors, readSafetensors, writeSafetensors } from '../../../../src/engine/core/formats/safetensors';
+import { sharedPath } from '../../../helpers/shared';
 import { bigU64, ggufHead, makeSafetensors, prng, q8_0Blocks } from './fixtures';
 
 type Outcome = 'ok' | 'error';

@@ -4,8 +4,8 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePromptCases, readPromptFile } from '../../../src/engine/eval/prompts';
-import { matches, percentile } from '../../../src/engine/eval/match';
+import { parsePromptCases, readPromptFile } from '../../../src/engine/core/prompts';
+import { matches, percentile } from '../../../src/engine/core/match';
 import { formatMs, runEval, verdictOf } from '../../../src/engine/eval/report';
 import { EvalSection, validateEvalReport } from '../../../src/protocol/eval';
 

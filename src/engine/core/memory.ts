@@ -1,7 +1,7 @@
 // A rough peak-memory estimate for a training run, shown before it starts (Adapt Model's
 // summary, the trainer's first log line) and used to refuse runs that cannot fit the wasm
 // backend's 4 GiB heap — an out-of-memory abort there kills the process without a word.
-import { ModelConfig } from '../model/config';
+import { ModelConfig } from './model-config';
 
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 

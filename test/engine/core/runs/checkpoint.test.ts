@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   bestCheckpoint, CheckpointState, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint,
-} from '../../../src/engine/runs/checkpoint';
+} from '../../../../src/engine/core/runs/checkpoint';
 
 function state(step: number): CheckpointState {
   const f = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => (i + 1) * k + step / 7);

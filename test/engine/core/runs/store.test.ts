@@ -4,13 +4,13 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RunConfig } from '../../../src/protocol/config';
-import { TrainerEvent } from '../../../src/protocol/events';
+import { RunConfig } from '../../../../src/protocol/config';
+import { TrainerEvent } from '../../../../src/protocol/events';
 import {
   audit, createRun, DEAD_PROCESS_FAILURE, deleteRun, isSafeRunId, listRuns, newRunId, openRun, readAudit, readMetrics,
   readMetricsDetailed, readRunRecord, reconcileRun, runDirOf, sha256File, slugify,
-} from '../../../src/engine/runs/store';
-import { processStartTime } from '../../../src/engine/runs/process';
+} from '../../../../src/engine/core/runs/store';
+import { processStartTime } from '../../../../src/engine/core/runs/process';
 
 const config = (name?: string): RunConfig => ({
   model: 'model.gguf',

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { alignedView, BinaryReader, BinaryWriter, FormatError } from '../../../src/engine/formats/binary';
+import { alignedView, BinaryReader, BinaryWriter, FormatError } from '../../../../src/engine/core/formats/binary';
 
 describe('formats/binary', () => {
   const w = new BinaryWriter().u8(7).i8(-2).u16(65535).i16(-300).u32(4000000000).i32(-5).f32(1.5).f64(Math.PI)

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DEFAULT_LORA, DEFAULT_TRAINING, loadRunConfig, locateJsonError, validateRunConfig,
-} from '../../../src/engine/train/config';
+} from '../../../src/engine/core/run-config';
 
 describe('train/config', () => {
   let dir: string;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AdaptConfig, DataConfig, LoraConfig, RunConfig, TrainingConfig } from '../../protocol/config';
-import { showValue } from '../formats/limits';
+import { showValue } from './formats/limits';
 
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
   bf16ArrayToF32, bf16ToF32, f16ArrayToF32, f16ToF32, f32ArrayToBf16, f32ArrayToF16, f32ToBf16, f32ToF16,
-} from '../../../src/engine/formats/float16';
+} from '../../../../src/engine/core/formats/float16';
 
 describe('formats/float16', () => {
   it('decodes f16 normals, subnormals, zeros, infinities and NaN', () => {

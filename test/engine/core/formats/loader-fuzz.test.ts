@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { selectBackend } from '../../../src/engine/backend';
-import { loadModel } from '../../../src/engine/model/loader';
-import { STORIES, tinyLlamaFolder } from '../model/hostile';
+import { selectBackend } from '../../../../src/engine/backend';
+import { loadModel } from '../../../../src/engine/model/loader';
+import { STORIES, tinyLlamaFolder } from '../../model/hostile';
 import { prng } from './fixtures';
 
 const OUT = process.env.ADAPT_LOADER_FUZZ_OUT;

@@ -1,7 +1,7 @@
 // The memory estimate shown before a run and used to refuse runs that cannot fit one wasm heap.
 import { strict as assert } from 'node:assert';
-import { estimateTrainingMemory } from '../../../src/engine/train/memory';
-import { ModelConfig } from '../../../src/engine/model/config';
+import { estimateTrainingMemory } from '../../../src/engine/core/memory';
+import { ModelConfig } from '../../../src/engine/core/model-config';
 
 const gpt2Small: ModelConfig = { family: 'gpt2', vocabSize: 256, hidden: 384, layers: 6, heads: 6, headDim: 64, maxPositions: 256, normEps: 1e-5, tiedHead: true };
 const run = { batchSize: 8, maxLength: 256, totalParams: 10_844_160, trainableParams: 10_844_160, firstTrainableLayer: 0 };

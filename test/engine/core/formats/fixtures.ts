@@ -1,6 +1,6 @@
 // Builders shared by the format tests (not a test file itself).
-import { BinaryWriter } from '../../../src/engine/formats/binary';
-import { f32ToF16 } from '../../../src/engine/formats/float16';
+import { BinaryWriter } from '../../../../src/engine/core/formats/binary';
+import { f32ToF16 } from '../../../../src/engine/core/formats/float16';
 
 /** A safetensors file from a header (object or raw JSON text) and data bytes. */
 export function makeSafetensors(header: unknown, data: Uint8Array = new Uint8Array(0)): Buffer {

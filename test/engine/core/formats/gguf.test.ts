@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FormatError } from '../../../src/engine/formats/binary';
-import { f16ToF32, f32ToBf16 } from '../../../src/engine/formats/float16';
+import { FormatError } from '../../../../src/engine/core/formats/binary';
+import { f16ToF32, f32ToBf16 } from '../../../../src/engine/core/formats/float16';
 import {
   GgufType, GgufTypedValue, GgufValue, GgufWriteTensor, parseGguf, readGguf, writeGguf,
-} from '../../../src/engine/formats/gguf';
-import { sharedPath } from '../../helpers/shared';
+} from '../../../../src/engine/core/formats/gguf';
+import { sharedPath } from '../../../helpers/shared';
 import { q8_0Blocks } from './fixtures';
 
 const STORIES = () => sharedPath('models', 'stories260K', 'stories260K.gguf');
