@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
 import { LlamaConfig } from '../../src/engine/core/model-config';
 import { initModel } from '../../src/engine/model/init';
-import { internalShape } from '../../src/engine/model/model';
+import { internalShape } from '../../src/engine/core/params';
 import { transpose2d, loadModel } from '../../src/engine/model/loader';
 import { writeSafetensors } from '../../src/engine/core/formats/safetensors';
 import { tokenizerFromHfJson } from '../../src/engine/tokenizers';

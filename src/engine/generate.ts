@@ -7,6 +7,7 @@ import { CausalLM, disposeCache } from './model/model';
 import { Tokenizer, StreamDecoder } from './tokenizers';
 import { Rng } from './random';
 import { sample, softmax } from './sampling';
+import { TokenAlternative } from '../protocol/worker';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -23,12 +24,6 @@ export interface GenerateOptions {
   withProbs?: boolean;
   /** Keep this many most likely alternatives per generated token. */
   withTop?: number;
-}
-
-export interface TokenAlternative {
-  id: number;
-  text: string;
-  prob: number;
 }
 
 export interface GenerateResult {

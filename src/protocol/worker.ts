@@ -1,6 +1,12 @@
 // Messages between the extension and the inference worker: a long-lived process that keeps
 // models loaded so prompts evaluate without reloading, one request at a time, cancellable.
-import { TokenAlternative } from '../engine/generate';
+
+/** One of the most likely tokens at a generated position (for hovers). */
+export interface TokenAlternative {
+  id: number;
+  text: string;
+  prob: number;
+}
 
 export interface GenerateRequest {
   type: 'generate';

@@ -1,6 +1,6 @@
 // The `adapt-lab` command line: inspect, generate (and train, eval, export as they land).
 // Errors are one clear line on stderr and a non-zero exit.
-import { parseArgs } from 'node:util';
+import { parse } from './args';
 import { inspectCommand } from './commands/inspect';
 import { generateCommand } from './commands/generate';
 import { trainCommand } from './commands/train';
@@ -48,14 +48,6 @@ const commands: Record<string, Command> = {
   experiment: async (a) => (await import('./commands/experiment')).experimentCommand(a),
 };
 
-export function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], options: T) {
-  return parseArgs({
-    args,
-    options: { ...options, backend: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } },
-    allowPositionals: true,
-    strict: true,
-  });
-}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -11,7 +11,8 @@ import { writeSafetensors } from '../../src/engine/core/formats/safetensors';
 import { hfTokenizerFromGguf } from '../../src/engine/export';
 import { writeMergedGguf } from '../../src/engine/export/merged';
 import { configFromHf, loadModel } from '../../src/engine/model/loader';
-import { familyOf, ParamSpec } from '../../src/engine/model/model';
+import { familyOf } from '../../src/engine/model/families';
+import { ParamSpec } from '../../src/engine/core/params';
 import { Rng } from '../../src/engine/random';
 import { sharedPath } from './shared';
 

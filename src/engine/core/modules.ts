@@ -1,6 +1,6 @@
 // The module tree of a model (embeddings, blocks, attention, MLP, norms, head) built from its
 // parameter names, with parameter counts: what `inspect` prints and the Layers view shows.
-import { ParamSpec } from '../model/model';
+import { ParamSpec } from './params';
 
 export interface ModuleNode {
   /** Full module path, e.g. `model.layers.0.self_attn.q_proj` ('' for the root). */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../tf';
 import { LoadedModel, transpose2d } from '../model/loader';
-import { internalShape } from '../model/model';
+import { internalShape } from '../core/params';
 import { addLora, mergeLora } from '../model/lora';
 import { readSafetensors, TensorEntry } from '../core/formats/safetensors';
 import { applyRunAdapter } from '../runs/adapter';

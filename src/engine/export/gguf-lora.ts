@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
 import { permuteRope, transpose2d } from '../model/loader';
-import type { ExportSource } from './index';
+import type { ExportSource } from './source';
 import { ggufArchOf, ggufNameOf, ropeRowsPermuted } from './merged';
 
 export const GGUF_LORA_FILE = 'adapter.gguf';

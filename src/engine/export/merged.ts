@@ -4,13 +4,14 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tf } from '../tf';
-import { CausalLM, internalShape, ParamSpec } from '../model/model';
+import { CausalLM } from '../model/model';
+import { internalShape, ParamSpec } from '../core/params';
 import { LlamaConfig, ModelConfig } from '../core/model-config';
 import { ggufToHfName, hfToGgufName, permuteRope, transpose2d } from '../model/loader';
 import { readGguf, GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
 import { writeSafetensors } from '../core/formats/safetensors';
 import { hfTokenizerFromGguf, ggufTokenizerFromHf } from './hf-tokenizer';
-import type { ExportSource } from './index';
+import type { ExportSource } from './source';
 
 export interface HfTensor {
   /** Hugging Face name. */

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chatFormatFor } from '../chat/encode';
 import { ollamaTemplate } from '../chat/ollama';
-import type { ExportSource } from './index';
+import type { ExportSource } from './source';
 import { writeGgufLora } from './gguf-lora';
 import { writeMergedGguf } from './merged';
 

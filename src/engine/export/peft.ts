@@ -11,7 +11,7 @@ import { layerOf } from '../train/methods';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../core/formats/safetensors';
 import { toHfLayout } from './merged';
 import { tf } from '../tf';
-import type { ExportSource } from './index';
+import type { ExportSource } from './source';
 
 /** Parameter names trained as full tensors: the given list, else every tf.Variable parameter. */
 export function unfrozenOf(src: ExportSource): string[] {

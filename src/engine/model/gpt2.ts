@@ -3,7 +3,8 @@
 import { tf, Tensor } from '../tf';
 import { Gpt2Config, ModelConfig } from '../core/model-config';
 import { attention, geluTanh, layerNorm } from './ops';
-import { appendCache, CausalLM, Family, ForwardContext, ParamSpec } from './model';
+import { appendCache, CausalLM, Family, ForwardContext } from './model';
+import { ParamSpec } from '../core/params';
 
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
   const c = config as Gpt2Config;

@@ -3,7 +3,9 @@
 // model and to build benchmark models of real shapes in memory.
 import { tf, Tensor } from '../tf';
 import { ModelConfig } from '../core/model-config';
-import { CausalLM, familyOf, internalShape } from './model';
+import { CausalLM } from './model';
+import { familyOf } from './families';
+import { internalShape } from '../core/params';
 import { Rng } from '../random';
 
 function gaussian(rng: Rng, n: number, std: number): Float32Array {
@@ -30,5 +32,5 @@ export function initModel(config: ModelConfig, seed = 0): CausalLM {
     else data = gaussian(rng, n, /(o_proj|down_proj|c_proj)\.weight$/.test(s.name) ? residualStd : 0.02);
     params.set(s.name, tf.tensor(data, shape, 'float32'));
   }
-  return new CausalLM(config, params);
+  return new CausalLM(config, params, familyOf(config));
 }

@@ -4,7 +4,8 @@
 import { tf, Tensor } from '../tf';
 import { LlamaConfig, ModelConfig } from '../core/model-config';
 import { attention, matmulConst, releaseTransposed, rmsNorm, silu } from './ops';
-import { appendCache, CausalLM, Family, ForwardContext, ParamSpec } from './model';
+import { appendCache, CausalLM, Family, ForwardContext } from './model';
+import { ParamSpec } from '../core/params';
 
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
   const c = config as LlamaConfig;

@@ -16,7 +16,9 @@ import { keepsQuantized, storedShape } from './quantized';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { checkConfig, ModelConfig } from '../core/model-config';
 import { GGUF_ARCHITECTURES } from './architectures';
-import { CausalLM, internalShape, ParamSpec, familyOf } from './model';
+import { CausalLM } from './model';
+import { familyOf } from './families';
+import { internalShape, ParamSpec } from '../core/params';
 
 export interface TensorInfo {
   name: string;
@@ -360,7 +362,7 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
     for (const t of params.values()) t.dispose();
     throw e;
   }
-  return { model: new CausalLM(config, params, quantized), dtypes };
+  return { model: new CausalLM(config, params, familyOf(config), quantized), dtypes };
 }
 
 /** A .gguf file, or a file that starts with GGUF's magic (an Ollama blob has no extension). */

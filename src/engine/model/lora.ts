@@ -1,7 +1,8 @@
 // LoRA adapters on linear modules, initialised as PEFT does: A Kaiming-uniform (a=√5, so
 // bound 1/√in), B zero — the adapted model starts equal to the base.
 import { tf } from '../tf';
-import { CausalLM, internalShape } from './model';
+import { CausalLM } from './model';
+import { internalShape } from '../core/params';
 import { Rng } from '../random';
 
 export interface LoraSpec {

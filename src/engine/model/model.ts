@@ -3,30 +3,11 @@
 // frozen prefix outside the gradient tape.
 import { tf, Tensor } from '../tf';
 import { ModelConfig } from '../core/model-config';
+import { internalShape, ParamSpec } from '../core/params';
 import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
 import { productsOnBlas } from '../native';
-import * as llama from './llama';
 import type { QuantizedMatrix } from '../core/formats/quant';
 import { dequantizeParam, keepsQuantized, quantEmbed, quantLinear, storedShape } from './quantized';
-import * as gpt2 from './gpt2';
-
-/**
- * How a parameter is stored. `linear` (nn.Linear, HF shape [out,in]) is kept transposed as
- * [in,out] in memory so every product is a plain x·W; `conv1d` (GPT-2) already is [in,out].
- */
-export type ParamLayout = 'linear' | 'conv1d' | 'embedding' | 'vector';
-
-export interface ParamSpec {
-  /** Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
-  name: string;
-  /** Shape as Hugging Face stores it. */
-  shape: number[];
-  layout: ParamLayout;
-}
-
-export function internalShape(spec: ParamSpec): number[] {
-  return spec.layout === 'linear' ? [spec.shape[1], spec.shape[0]] : spec.shape;
-}
 
 export interface LoraAdapter {
   /** [in, r] in memory; PEFT's lora_A is its transpose [r, in]. */
@@ -73,10 +54,6 @@ export interface Family {
   dispose(model: CausalLM): void;
 }
 
-export function familyOf(config: ModelConfig): Family {
-  return config.family === 'llama' ? llama.family : gpt2.family;
-}
-
 export class CausalLM {
   readonly family: Family;
   readonly specs: ParamSpec[];
@@ -87,13 +64,15 @@ export class CausalLM {
     readonly config: ModelConfig,
     /** Parameters by HF name, in the in-memory layout (see ParamLayout). */
     readonly params: Map<string, Tensor>,
+    /** From the registry (families.ts), which imports every family; this file imports none. */
+    family: Family,
     /**
      * Frozen weights kept as ggml blocks (a quantized GGUF base), by HF name, in the file's
      * [out, in] / [vocab, d] layout; dequantized per product (quantized.ts), never as a whole.
      */
     readonly quantized: Map<string, QuantizedMatrix> = new Map(),
   ) {
-    this.family = familyOf(config);
+    this.family = family;
     this.specs = this.family.paramSpecs(config);
     for (const s of this.specs) {
       const q = quantized.get(s.name);

@@ -7,7 +7,7 @@
 // input gradient dx = dy·W.
 import { tf, Tensor, customGrad } from '../tf';
 import { dequantizeRowList, dequantizeRows, type QuantizedMatrix } from '../core/formats/quant';
-import type { ParamSpec } from './model';
+import type { ParamSpec } from '../core/params';
 
 /** Values per temporary float32 chunk (64 MiB): bounds the transient memory of one product. */
 const CHUNK_VALUES = 16 * 2 ** 20;

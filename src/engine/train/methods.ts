@@ -3,7 +3,8 @@
 // Everything not selected stays a plain (frozen) tensor and never enters the gradient tape.
 import { tf, Tensor } from '../tf';
 import { AdaptConfig } from '../../protocol/config';
-import { CausalLM, ParamSpec } from '../model/model';
+import { CausalLM } from '../model/model';
+import { ParamSpec } from '../core/params';
 import { addLora } from '../model/lora';
 import { linearModules } from '../core/modules';
 import { Rng } from '../random';

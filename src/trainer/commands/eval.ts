@@ -2,7 +2,7 @@
 // JSON with --json) on stdout, eval.json written to --out (default <run dir>/eval.json for a
 // run folder, else ./eval.json).
 import { basename, join, resolve } from 'node:path';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { runEval, writeEvalReport, formatMs } from '../../engine/eval/report';
 import { adapterKind } from '../../engine/eval/adapter';
 import { openRun } from '../../engine/core/runs/store';

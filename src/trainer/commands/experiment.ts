@@ -3,7 +3,7 @@
 // continues where it stopped. With --jsonl every experiment and trainer event is one line.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { loadExperiment } from '../../engine/experiment/spec';
 import { runExperiment } from '../../engine/experiment/runner';
 import { formatLeaderboard, leaderboard } from '../../engine/experiment/leaderboard';

@@ -1,7 +1,7 @@
 // `adapt-lab export RUN_DIR --format peft|merged-hf|merged-gguf|gguf-lora|ollama --out DIR [--checkpoint best|latest|N]
 // [--dtype f32|f16] [--force]`: writes a run's adapter (or the merged model) and lists the files.
 import { relative } from 'node:path';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { selectBackend } from '../../engine/backend';
 import { EXPORT_FORMATS, ExportFormat, exportRun, formatBytes } from '../../engine/export';
 

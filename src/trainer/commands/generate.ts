@@ -1,5 +1,5 @@
 import { writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
 import { generate } from '../../engine/generate';

@@ -1,4 +1,4 @@
-import { parse } from '../cli';
+import { parse } from '../args';
 import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
 import { moduleTree, renderTree, formatCount } from '../../engine/core/modules';

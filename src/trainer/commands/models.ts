@@ -1,6 +1,6 @@
 // `adapt-lab models [--json] [--folder DIR]...`: the models already on this machine (Hugging Face
 // cache, Ollama, LM Studio, llama.cpp's cache, extra folders), from their headers only.
-import { parse } from '../cli';
+import { parse } from '../args';
 import { scanCatalogue } from '../../engine/catalogue';
 import { describeEntry, verdictOf } from '../../engine/catalogue/describe';
 import { SOURCE_TITLES, MODEL_SOURCES } from '../../protocol/catalogue';

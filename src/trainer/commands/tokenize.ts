@@ -1,7 +1,7 @@
 // `adapt-lab tokenize --model M TEXT [--json] [--no-bos] [--special]`: the token ids and pieces
 // of a text, as training and generation see it (no weights are loaded).
 import { readFileSync } from 'node:fs';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { loadTokenizer } from '../../engine/model/loader';
 import type { TokenizePayload } from '../../protocol/tokenize';
 

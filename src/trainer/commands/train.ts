@@ -3,7 +3,7 @@
 // progress bar. SIGINT/SIGTERM stop after the current step, with a checkpoint.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from '../cli';
+import { parse } from '../args';
 import { loadRunConfig } from '../../engine/core/run-config';
 import { train } from '../../engine/train/trainer';
 import { TrainerControl } from '../../engine/train/control';

@@ -11,7 +11,7 @@ import { readAudit, sha256File } from '../../../src/engine/core/runs/store';
 import { readSafetensors } from '../../../src/engine/core/formats/safetensors';
 import { readGguf } from '../../../src/engine/core/formats/gguf';
 import { exportModel, exportRun, sourceFromLoaded } from '../../../src/engine/export';
-import { internalShape } from '../../../src/engine/model/model';
+import { internalShape } from '../../../src/engine/core/params';
 import { makeRun, logitsOf, maxAbsDiff, maxAbs, STORIES, tempDir } from './fixture';
 
 async function adapted(runDir: string): Promise<LoadedModel> {

@@ -6,7 +6,8 @@ import { tf, Tensor } from '../../../src/engine/tf';
 import { initModel } from '../../../src/engine/model/init';
 import { ModelConfig } from '../../../src/engine/core/model-config';
 import { crossEntropy, setFastPath } from '../../../src/engine/model/ops';
-import { CausalLM, internalShape } from '../../../src/engine/model/model';
+import { CausalLM } from '../../../src/engine/model/model';
+import { internalShape } from '../../../src/engine/core/params';
 import { addLora } from '../../../src/engine/model/lora';
 import { Rng } from '../../../src/engine/random';
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hfToGgufName, ggufToHfName } from '../../../src/engine/model/loader';
-import { familyOf } from '../../../src/engine/model/model';
+import { familyOf } from '../../../src/engine/model/families';
 import { ModelConfig } from '../../../src/engine/core/model-config';
 
 describe('GGUF ↔ Hugging Face tensor names', () => {
