@@ -14,6 +14,7 @@
 // rewrites earlier turns) is refused, naming the turn, since no inference prompt could then
 // reproduce the training text.
 import { Template } from '@huggingface/jinja';
+import { ChatTemplateInfo, ChatTemplateSource } from '../core/chat-info';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 export interface ChatMessage {
@@ -32,13 +33,6 @@ export const DEFAULT_CHAT_TEMPLATE =
   "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
-export type ChatTemplateSource = 'model' | 'default';
-
-/** What run.json records about the template a run was trained with. */
-export interface ChatTemplateInfo {
-  source: ChatTemplateSource;
-  template: string;
-}
 
 /** A span of the rendered text, [start, end) in UTF-16 code units. */
 export interface Span {

@@ -13,7 +13,8 @@ import { TokenStats } from '../../protocol/events';
 import type { Tokenizer } from '../tokenizers';
 import { Rng } from '../random';
 import { locateJsonError } from '../core/run-config';
-import { CHAT_ROLES, ChatFormat, ChatMessage, ChatRole, ChatTemplateInfo } from '../chat/template';
+import { CHAT_ROLES, ChatFormat, ChatMessage, ChatRole } from '../chat/template';
+import { ChatTemplateInfo } from '../core/chat-info';
 import { chatFormatFor, encodeChat } from '../chat/encode';
 
 export interface Example {

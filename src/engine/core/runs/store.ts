@@ -18,7 +18,7 @@ import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:pat
 import { RunConfig } from '../../../protocol/config';
 import { BackendInfo, parseTrainerEvent, RunStatus, TrainerEvent } from '../../../protocol/events';
 import { writeFileAtomic } from '../formats/binary';
-import type { ChatTemplateInfo } from '../../chat/template';
+import type { ChatTemplateInfo } from '../chat-info';
 import { TOOL_VERSION } from '../version';
 import { isTrainerAlive, newTrainerIdentity, TrainerIdentity } from './process';
 export { isProcessAlive } from './process';
