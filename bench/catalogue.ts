@@ -7,8 +7,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scanCatalogue } from '../src/engine/catalogue';
-import { hfCacheRepo, ollamaModel, tinyGguf, tinyHfFiles } from '../test/engine/catalogue/stores';
+import { scanCatalogue } from '../src/engine/core/catalogue';
+import { hfCacheRepo, ollamaModel, tinyGguf, tinyHfFiles } from '../test/engine/core/catalogue/stores';
 import { fmt, median, round } from './stats';
 
 const PER_SOURCE = 50;

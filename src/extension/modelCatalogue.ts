@@ -3,8 +3,8 @@
 // QuickPick separators. The scan reads headers only, in this process (the engine's catalogue
 // is free of TensorFlow.js), and is kept for a minute so reopening a picker is instant.
 import * as vscode from 'vscode';
-import { scanCatalogue } from '../engine/catalogue';
-import { describeEntry } from '../engine/catalogue/describe';
+import { scanCatalogue } from '../engine/core/catalogue';
+import { describeEntry } from '../engine/core/catalogue/describe';
 import { Catalogue, CatalogueEntry, MODEL_SOURCES, SOURCE_TITLES } from '../protocol/catalogue';
 
 const KEEP_MS = 60_000;

@@ -15,7 +15,7 @@ import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../core/for
 import { keepsQuantized, storedShape } from './quantized';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { checkConfig, ModelConfig } from '../core/model-config';
-import { GGUF_ARCHITECTURES } from './architectures';
+import { GGUF_ARCHITECTURES } from '../core/architectures';
 import { CausalLM } from './model';
 import { familyOf } from './families';
 import { internalShape, ParamSpec } from '../core/params';

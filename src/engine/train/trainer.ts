@@ -22,7 +22,7 @@ import { GradientPool, startGradientPool } from './parallel';
 import { TrainerControl } from './control';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../core/memory';
 import { createRun, openRun, RunHandle } from '../core/runs/store';
-import { modelOrigin } from '../catalogue';
+import { modelOrigin } from '../core/catalogue';
 import { saveCheckpoint, cleanCheckpoints, LoadedCheckpoint } from '../core/runs/checkpoint';
 import { acquireRunLock, RunLock } from '../core/runs/lock';
 import { newTrainerIdentity, releaseIdentity } from '../core/runs/process';

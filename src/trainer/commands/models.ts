@@ -1,8 +1,8 @@
 // `adapt-lab models [--json] [--folder DIR]...`: the models already on this machine (Hugging Face
 // cache, Ollama, LM Studio, llama.cpp's cache, extra folders), from their headers only.
 import { parse } from '../args';
-import { scanCatalogue } from '../../engine/catalogue';
-import { describeEntry, verdictOf } from '../../engine/catalogue/describe';
+import { scanCatalogue } from '../../engine/core/catalogue';
+import { describeEntry, verdictOf } from '../../engine/core/catalogue/describe';
 import { SOURCE_TITLES, MODEL_SOURCES } from '../../protocol/catalogue';
 
 export async function modelsCommand(args: string[]): Promise<number> {

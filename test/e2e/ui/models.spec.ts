@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, Page } from 'playwright-core';
 import { CodeServer, launchBrowser, moodWorkspace, openWorkbench, screenshotPath, startCodeServer, tempRoot, waitFor, workbenchUrl } from '../harness';
-import { hfCacheRepo, ollamaModel, tinyGguf, tinyHfFiles } from '../../engine/catalogue/stores';
+import { hfCacheRepo, ollamaModel, tinyGguf, tinyHfFiles } from '../../engine/core/catalogue/stores';
 import { driver } from './driver';
 
 let cs: CodeServer;

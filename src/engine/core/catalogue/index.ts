@@ -3,7 +3,7 @@
 // read, or that the time or entry limit cut short, says so on the root.
 import { realpath } from 'node:fs/promises';
 import { basename, relative, sep } from 'node:path';
-import { Catalogue, CATALOGUE_VERSION, CatalogueEntry, CatalogueRoot, ModelSource } from '../../protocol/catalogue';
+import { Catalogue, CATALOGUE_VERSION, CatalogueEntry, CatalogueRoot, ModelSource } from '../../../protocol/catalogue';
 import { scanHuggingFace } from './huggingface';
 import { walkModels } from './gguf-files';
 import { Location, LocationOptions, modelLocations } from './locations';

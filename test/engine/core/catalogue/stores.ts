@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeGguf, GgufWriteTensor } from '../../../src/engine/core/formats/gguf';
-import { writeSafetensors } from '../../../src/engine/core/formats/safetensors';
-import { prng } from '../core/formats/fixtures';
+import { writeGguf, GgufWriteTensor } from '../../../../src/engine/core/formats/gguf';
+import { writeSafetensors } from '../../../../src/engine/core/formats/safetensors';
+import { prng } from '../formats/fixtures';
 
 export interface TinyGgufOptions {
   arch?: string;

@@ -6,7 +6,7 @@
 // A repository of GGUF files (…-GGUF) gives one entry per .gguf file in the snapshot.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CatalogueEntry } from '../../protocol/catalogue';
+import { CatalogueEntry } from '../../../protocol/catalogue';
 import { probeHfFolder } from './probe';
 import { Scope } from './scope';
 import { ggufEntry } from './gguf-files';

@@ -1,7 +1,7 @@
 // One-line descriptions of catalogue entries, shared by `adapt-lab models` and the extension's
 // model pickers so both say the same thing.
-import { CatalogueEntry } from '../../protocol/catalogue';
-import { formatBytes } from '../core/memory';
+import { CatalogueEntry } from '../../../protocol/catalogue';
+import { formatBytes } from '../memory';
 
 /** 1234567 → "1.2M", 494032768 → "494M", 1235814400 → "1.24B". */
 export function shortCount(n: number): string {

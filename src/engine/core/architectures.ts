@@ -1,8 +1,8 @@
 // What the engine can load, in one place, free of TensorFlow.js: the loader refuses anything
 // else, and the model catalogue (which must not load TensorFlow.js) gives its verdicts from
 // the same lists. Add a family here when its loader branch lands.
-export { SUPPORTED_MODEL_TYPES } from '../core/formats/hfconfig';
-export { LOADABLE as LOADABLE_GGML_TYPES } from '../core/formats/gguf';
+export { SUPPORTED_MODEL_TYPES } from './formats/hfconfig';
+export { LOADABLE as LOADABLE_GGML_TYPES } from './formats/gguf';
 
 /** `general.architecture` values the GGUF loader builds a model for. */
 export const GGUF_ARCHITECTURES: readonly string[] = ['llama', 'mistral', 'qwen2', 'gpt2'];

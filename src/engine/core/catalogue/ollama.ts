@@ -4,7 +4,7 @@
 // The layer of mediaType application/vnd.ollama.image.model is the GGUF; ...image.template holds
 // the Go template and ...image.params a JSON object (stop, temperature, …).
 import { join } from 'node:path';
-import { CatalogueEntry } from '../../protocol/catalogue';
+import { CatalogueEntry } from '../../../protocol/catalogue';
 import { ggufEntry } from './gguf-files';
 import { Scope } from './scope';
 

@@ -1,7 +1,7 @@
 // Where each tool keeps its models, from the same environment variables the tools read.
 import { homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ModelSource } from '../../protocol/catalogue';
+import { ModelSource } from '../../../protocol/catalogue';
 
 export interface Location { source: ModelSource; path: string; via: string }
 

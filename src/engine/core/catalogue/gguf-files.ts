@@ -3,7 +3,7 @@
 // config.json, at any depth up to a limit). Walks stay inside the root; a folder reached twice
 // (a link back up the tree) is walked once.
 import { join, relative, sep } from 'node:path';
-import { CatalogueEntry, ModelSource } from '../../protocol/catalogue';
+import { CatalogueEntry, ModelSource } from '../../../protocol/catalogue';
 import { probeGguf, probeHfFolder } from './probe';
 import { Scope } from './scope';
 

@@ -4,9 +4,9 @@
 // the loader as families and tensor types are added.
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readGgufHeader, GgufHeader } from '../core/formats/gguf-header';
-import { parseHfConfig } from '../core/formats/hfconfig';
-import { GGUF_ARCHITECTURES, LOADABLE_GGML_TYPES, TRAINABLE_SAFETENSORS_DTYPES } from '../model/architectures';
+import { readGgufHeader, GgufHeader } from '../formats/gguf-header';
+import { parseHfConfig } from '../formats/hfconfig';
+import { GGUF_ARCHITECTURES, LOADABLE_GGML_TYPES, TRAINABLE_SAFETENSORS_DTYPES } from '../architectures';
 import { Scope } from './scope';
 
 export interface ModelFacts {
