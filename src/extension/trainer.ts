@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
 import { backendLabel, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
-import { reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/core/runs/store';
+import { ensureRunsDir, reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/core/runs/store';
 import { cliErrorMessage, forkCli, Runtime } from './cli';
 import { assertTrusted } from './trust';
 
@@ -111,6 +111,7 @@ export class TrainerManager implements vscode.Disposable {
    */
   start(config: RunConfig): RunSession {
     assertTrusted('Training'); // before anything is written into the workspace
+    ensureRunsDir(config.runsDir); // a runsDir that is a file: a clear error, not a raw ENOTDIR
     const pendingDir = join(config.runsDir, '.pending');
     mkdirSync(pendingDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');

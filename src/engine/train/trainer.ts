@@ -300,9 +300,12 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     } catch {
       /* best effort: the next save cleans again */
     }
-    emit(ev);
-    run.audit('failed', reason, opts.who);
-    release();
+    try {
+      emit(ev);
+      run.audit('failed', reason, opts.who);
+    } finally {
+      release(); // even when the disk is too full to record the failure (the next reader does)
+    }
     return ev;
   }
 }

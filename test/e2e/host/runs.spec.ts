@@ -2,7 +2,8 @@
 // process, fill their folder, and end the way the user asked (stop) or the way the process
 // did (killed → failed). The Runs view and the status bar follow.
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { readAudit, readMetrics, readRunRecord } from '../../../src/engine/core/runs/store';
@@ -93,6 +94,30 @@ describe('Runs started from the extension', () => {
     assert.ok(readAudit(runsDir()).some((e) => e.action === 'failed' && e.runId === rec.id));
     const node = await waitFor('Runs shows it failed', () => a.runs.list().find((n) => n.runDir === runDir && n.record.status === 'failed'));
     assert.equal((a.runs.getTreeItem(node).iconPath as vscode.ThemeIcon).id, 'error');
+  });
+
+  it('a run.json naming a live unrelated process shows failed; Stop never signals that process; Delete works', async () => {
+    const a = await api();
+    const victim = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
+    try {
+      const id = 'planted-run';
+      const dir = join(runsDir(), id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'run.json'), JSON.stringify({
+        id, name: 'planted', status: 'running', pid: victim.pid, config: config('planted', 1), createdAt: new Date().toISOString(),
+        method: 'LoRA', versions: {}, hashes: {}, machine: { platform: 'linux', arch: 'x64', cpus: 1, totalMemMiB: 1, node: 'v20' },
+      }));
+      a.runs.refresh(0);
+      const node = await waitFor('Runs shows the planted run failed', () => a.runs.list().find((n) => n.record.id === id && n.record.status === 'failed'));
+      assert.throws(() => a.commands.controlRun(dir, 'stop'), /is not running \(failed\)/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(victim.exitCode, null, 'the unrelated process is alive');
+      assert.equal(victim.signalCode, null);
+      assert.equal(await a.commands.deleteRun(node, true), true);
+      assert.ok(readAudit(runsDir()).some((e) => e.action === 'failed' && e.runId === id));
+    } finally {
+      victim.kill('SIGKILL');
+    }
   });
 
   it('a dataset error names file and line, creates no run and leaves no pending config', async () => {

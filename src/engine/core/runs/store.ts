@@ -181,12 +181,18 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 
 /** Appends one line and fsyncs, so the line survives a SIGKILL or power loss right after. */
 function appendLineSync(path: string, line: string): void {
-  const fd = openSync(path, 'a');
   try {
-    writeAll(fd, Buffer.from(line + '\n', 'utf8'));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, 'a');
+    try {
+      writeAll(fd, Buffer.from(line + '\n', 'utf8'));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    // Node's ENOSPC message names no file.
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw Object.assign(new Error(`${path}: no space left on the device; free some space and try again`), { code: 'ENOSPC' });
+    throw e;
   }
 }
 
