@@ -1,7 +1,8 @@
 // The command handlers: starting runs (Adapt Model, from a config file, resume), controlling
 // them (stop / pause / resume), and what the Runs and Layers views offer on their items.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { EXPORT_MARKER } from '../engine/export/guard';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
 import { TrainerCommand } from '../protocol/events';
@@ -313,8 +314,10 @@ export class Commands {
     });
     if (!out) return undefined;
     const args = ['export', node.runDir, '--format', format.id, '--out', out.trim()];
-    if (existsSync(out.trim())) {
-      const ok = await vscode.window.showWarningMessage(`${out.trim()} exists. Replace it?`, { modal: true }, 'Replace');
+    if (existsSync(out.trim()) && readdirSync(out.trim()).length > 0) {
+      // Only an earlier export (it holds the marker) is ever replaced; the engine refuses the rest too.
+      if (!existsSync(join(out.trim(), EXPORT_MARKER))) throw new Error(`${out.trim()} is not empty and was not made by an Adapt Lab export: choose a new folder (an export never replaces other folders)`);
+      const ok = await vscode.window.showWarningMessage(`${out.trim()} holds an earlier export. Replace it?`, { modal: true }, 'Replace');
       if (ok !== 'Replace') return undefined;
       args.push('--force');
     }

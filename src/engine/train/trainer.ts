@@ -189,10 +189,9 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
         optimizer: optimizer.state(),
         meta: { step, optimizerT: optimizer.t, bestValLoss: Number.isFinite(best) ? best : null, badEvals, seed: config.seed },
       }, { best: bestFlag });
-      if (!bestFlag) {
-        lastCheckpoint = dir;
-        lastCheckpointAt = performance.now();
-      }
+      // A best checkpoint is also this step's periodic one (saveCheckpoint writes step-N for both).
+      lastCheckpoint = dir;
+      lastCheckpointAt = performance.now();
       emit({ type: 'checkpoint', time: now(), step, path: dir, best: bestFlag });
     };
     const evaluate = (): boolean => {
@@ -249,7 +248,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
       emit({ type: 'step', time: now(), step, epoch: step / stepsPerEpoch, loss, lr, gradNorm, tokensPerSecond: tokens / seconds, memory: memoryInfo() });
       let stopEarly = false;
       if (t.evalEvery > 0 ? step % t.evalEvery === 0 || step === totalSteps : step === totalSteps) stopEarly = evaluate();
-      if (checkpointDue(step, t, (performance.now() - lastCheckpointAt) / 1000)) checkpoint(false);
+      if (checkpointDue(step, t, (performance.now() - lastCheckpointAt) / 1000) && !lastCheckpoint?.endsWith(`step-${step}`)) checkpoint(false);
       if (stopEarly) {
         if (lastCheckpoint === undefined || !lastCheckpoint.endsWith(`step-${step}`)) checkpoint(false);
         return finish({ type: 'finished', time: now(), step, reason: 'early-stopping', bestValLoss: Number.isFinite(best) ? best : undefined });

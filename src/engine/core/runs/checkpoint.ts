@@ -140,22 +140,37 @@ export function saveCheckpoint(runDir: string, step: number, state: CheckpointSt
   mkdirSync(root, { recursive: true });
   cleanCheckpoints(runDir);
 
-  const tmp = join(root, `.tmp-${stepDirName(step)}-${uniq()}`);
-  mkdirSync(tmp);
   const time = new Date().toISOString();
+  const writeTmp = (): string => {
+    const tmp = join(root, `.tmp-${stepDirName(step)}-${uniq()}`);
+    mkdirSync(tmp);
+    try {
+      const md = { step: String(step) };
+      writeSafetensors(join(tmp, TRAINABLE_FILE), state.tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
+      writeSafetensors(join(tmp, OPTIMIZER_FILE), state.optimizer.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
+      // Hashed from disk, after the write: what a later load reads is what is checked.
+      const sha256 = Object.fromEntries([TRAINABLE_FILE, OPTIMIZER_FILE].map((f) => [f, sha256File(join(tmp, f))]));
+      const sf: StateFile = {
+        format: FORMAT, step, time, trainable: state.tensors.map((t) => t.name), optimizer: state.optimizer.map((t) => t.name), meta: state.meta, sha256,
+      };
+      writeJsonAtomic(join(tmp, STATE_FILE), sf);
+      return tmp;
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  };
+  let tmp: string;
   try {
-    const md = { step: String(step) };
-    writeSafetensors(join(tmp, TRAINABLE_FILE), state.tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
-    writeSafetensors(join(tmp, OPTIMIZER_FILE), state.optimizer.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), md);
-    // Hashed from disk, after the write: what a later load reads is what is checked.
-    const sha256 = Object.fromEntries([TRAINABLE_FILE, OPTIMIZER_FILE].map((f) => [f, sha256File(join(tmp, f))]));
-    const sf: StateFile = {
-      format: FORMAT, step, time, trainable: state.tensors.map((t) => t.name), optimizer: state.optimizer.map((t) => t.name), meta: state.meta, sha256,
-    };
-    writeJsonAtomic(join(tmp, STATE_FILE), sf);
+    tmp = writeTmp();
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    // A full disk: make room by dropping the older periodic checkpoints (the newest one stays,
+    // so there is always one to resume from) and try once more.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    const older = listAllStepDirs(root).filter((c) => c.step < step).slice(0, -1);
+    if (!older.length) throw e;
+    for (const c of older) rmSync(c.dir, { recursive: true, force: true });
+    tmp = writeTmp();
   }
 
   // Checkpoints past this step belong to a timeline abandoned by a resume: remove them first so
@@ -173,20 +188,32 @@ export function saveCheckpoint(runDir: string, step: number, state: CheckpointSt
   writeJsonAtomic(join(root, LATEST_FILE), { step, dir: name, time });
 
   if (opts.best) {
-    const tmpBest = join(root, `.tmp-${BEST_DIR}-${uniq()}`);
-    try {
-      mkdirSync(tmpBest);
-      for (const f of FILES) {
-        try {
-          copyFileSync(join(dir, f), join(tmpBest, f));
-        } catch (e) {
-          throw new Error(`${join(tmpBest, f)}: ${(e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the device' : (e as Error).message} (copying the best checkpoint)`);
+    const copyBest = () => {
+      const tmpBest = join(root, `.tmp-${BEST_DIR}-${uniq()}`);
+      try {
+        mkdirSync(tmpBest);
+        for (const f of FILES) {
+          try {
+            copyFileSync(join(dir, f), join(tmpBest, f));
+          } catch (e) {
+            const full = (e as NodeJS.ErrnoException).code === 'ENOSPC';
+            throw Object.assign(new Error(`${join(tmpBest, f)}: ${full ? 'no space left on the device' : (e as Error).message} (copying the best checkpoint)`), { code: (e as NodeJS.ErrnoException).code });
+          }
         }
+        swapInto(root, tmpBest, BEST_DIR);
+      } catch (e) {
+        rmSync(tmpBest, { recursive: true, force: true });
+        throw e;
       }
-      swapInto(root, tmpBest, BEST_DIR);
+    };
+    try {
+      copyBest();
     } catch (e) {
-      rmSync(tmpBest, { recursive: true, force: true });
-      throw e;
+      // A full disk: the previous best is superseded (the new one is this step's folder), so it
+      // can go to make room; then one more try.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !existsSync(join(root, BEST_DIR))) throw e;
+      rmSync(join(root, BEST_DIR), { recursive: true, force: true });
+      copyBest();
     }
   }
   return dir;

@@ -3,7 +3,7 @@
 // one trainer holds a run's lock; checkpoints carry checksums and a damaged one is skipped.
 import { strict as assert } from 'node:assert';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunConfig } from '../../../../src/protocol/config';
@@ -199,7 +199,12 @@ describe('checkpoints: checksums and falling back to the newest good one', () =>
       saveCheckpoint(mnt, 1, big(1)); // 64 KiB each
       saveCheckpoint(mnt, 2, big(2));
       writeFileSync(join(mnt, 'filler'), Buffer.alloc(120 * 1024)); // leaves less than one checkpoint's room
-      assert.throws(() => saveCheckpoint(mnt, 3, big(3), { best: true }), (e: Error) => /no space left/.test(e.message) && /checkpoints/.test(e.message));
+      // The older checkpoint makes room for the new one; the newest older one stays.
+      saveCheckpoint(mnt, 3, big(3));
+      assert.deepEqual(readdirSync(join(mnt, 'checkpoints')).filter((n) => n.startsWith('step-')).sort(), ['step-2', 'step-3']);
+      const free = statfsSync(mnt).bavail * statfsSync(mnt).bsize;
+      writeFileSync(join(mnt, 'filler2'), Buffer.alloc(Math.max(0, free - 16 * 1024))); // now the best copy cannot fit
+      assert.throws(() => saveCheckpoint(mnt, 4, big(4), { best: true }), (e: Error) => /no space left/.test(e.message) && /checkpoints/.test(e.message));
       const names = readdirSync(join(mnt, 'checkpoints'));
       assert.deepEqual(names.filter((n) => n.startsWith('.tmp-') || n.startsWith('.old-')), [], names.join(','));
       assert.ok(names.filter((n) => n.startsWith('step-')).length <= 2, names.join(','));
