@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { selectBackend } from '../../../src/engine/backend';
 import { chatFormatFor, encodeChatPrompt } from '../../../src/engine/chat/encode';
 import { goTemplate, renderPieces, turnPieces } from '../../../src/engine/chat/ollama';
@@ -104,7 +104,8 @@ describe('export gguf-lora and ollama, checked in llama.cpp', function () {
   it('ollama: a Modelfile (FROM the base, ADAPTER, TEMPLATE of the trained template, stop) whose adapter loads in llama.cpp', async () => {
     const res = await exportRun(runDir, { format: 'ollama', out: join(dir, 'ollama'), which: 'latest' });
     const mf = parseModelfile(readFileSync(join(res.out, 'Modelfile'), 'utf8'));
-    assert.deepEqual(mf.get('FROM'), [resolve(BASE)]);
+    assert.deepEqual(mf.get('FROM'), [relative(res.out, resolve(BASE))], 'relative to the Modelfile, never a local absolute path');
+    assert.ok(!readFileSync(join(res.out, 'Modelfile'), 'utf8').includes(dir), 'no local absolute path in the Modelfile');
     assert.deepEqual(mf.get('ADAPTER'), ['./adapter.gguf']);
     const adapter = join(res.out, 'adapter.gguf');
     assert.ok(existsSync(adapter));
