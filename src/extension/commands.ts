@@ -2,7 +2,7 @@
 // them (stop / pause / resume), and what the Runs and Layers views offer on their items.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { EXPORT_MARKER } from '../engine/export/guard';
+import { EXPORT_MARKER } from '../engine/core/export-guard';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
 import { TrainerCommand } from '../protocol/events';

@@ -7,10 +7,10 @@
 //                 not a GGUF file) and the chat template translated to Ollama's TEMPLATE
 // Everything is written into `<out>.tmp-<pid>` beside it and renamed into place, so a failed
 // export leaves nothing half-written; an existing non-empty `out` is refused unless `force`,
-// and `force` replaces only an earlier export's folder, never a run or the model (guard.ts).
+// and `force` replaces only an earlier export's folder, never a run or the model (core/export-guard.ts).
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkExportTarget, writeExportMarker } from './guard';
+import { checkExportTarget, writeExportMarker } from '../core/export-guard';
 import { loadModel, LoadedModel } from '../model/loader';
 import { ExportSource } from './source';
 import { applyRunAdapter } from '../runs/adapter';

@@ -5,8 +5,8 @@
 // symbolic links, so a link to the runs folder is the runs folder.
 import { existsSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { AUDIT_FILE, CHECKPOINTS_DIR, RUN_FILE } from '../core/runs/store';
-import { TOOL_VERSION } from '../core/version';
+import { AUDIT_FILE, CHECKPOINTS_DIR, RUN_FILE } from './runs/store';
+import { TOOL_VERSION } from './version';
 
 /** The marker file every export folder holds. */
 export const EXPORT_MARKER = '.adapt-lab-export';
