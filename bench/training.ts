@@ -2,7 +2,7 @@
 // to that case alone), a few warmup steps, then N timed steps; tokens/s = B·T / median step.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { blasStatus, blasThreadsPerWorker, setBlasThreads } from '../src/engine/native';
 import { tf } from '../src/engine/tf';
 import { initModel } from '../src/engine/model/init';
@@ -70,7 +70,7 @@ export async function setupTraining(shape: Shape, mode: Mode, o: { microBatch?: 
   const opt = new AdamW(adapt.params, { beta1: 0.9, beta2: 0.95 });
   let pool: GradientPool | undefined;
   // As the trainer does: the cores divided between the threads and their BLAS threads.
-  const blasThreads = blasThreadsPerWorker(threads, cpus().length);
+  const blasThreads = blasThreadsPerWorker();
   setBlasThreads(blasThreads);
   if (threads > 1) {
     if (!o.gradWorker) throw new Error('--threads above 1 needs the gradient worker bundle (dist/grad-worker.js)');
@@ -237,8 +237,7 @@ export async function runTrainCase(shape: Shape, mode: Mode, o: CaseOptions): Pr
   let profile: ProfileRecord | undefined;
   if (o.profile) {
     const b = batches[batches.length - 1];
-    // The profiled step runs on this thread alone: all the cores for its BLAS, as the trainer gives one thread.
-    setBlasThreads(blasThreadsPerWorker(1, cpus().length));
+    setBlasThreads(blasThreadsPerWorker());
     const blas = blasStatus();
     profile = await profileStep(() => void s.step(b, 999, true), { shape: shape.name, mode, backend: o.backend, microBatch: o.microBatch, ...(blas.on ? { blas: blas.label } : {}) });
   }

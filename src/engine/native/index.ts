@@ -145,12 +145,18 @@ function selfCheck(backend: BlasBackend): void {
   });
 }
 
+export const THREADS_ENV = 'ADAPT_LAB_BLAS_THREADS';
+
 /**
- * BLAS threads for each of `workers` training threads sharing the machine's cores: the cores
- * divided among them (at least 1). See the README's "Threads" for the measurements behind it.
+ * BLAS threads for each training thread: 1, or ADAPT_LAB_BLAS_THREADS. Measured here (2 cores
+ * shared with other work, load 25-30): a tiny LoRA step's 97 products took 0.71 s on 1 BLAS
+ * thread and 1.3-4.2 s on 2 (an OpenMP team waits for its slowest thread to be scheduled), so
+ * a run uses more cores through training.threads (worker threads, which parallelise the whole
+ * step) rather than through BLAS threads.
  */
-export function blasThreadsPerWorker(workers: number, cores: number): number {
-  return Math.max(1, Math.floor(cores / Math.max(1, workers)));
+export function blasThreadsPerWorker(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env[THREADS_ENV]);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 /** Whether the current backend's matrix products run on BLAS (transpose flags and batches are then free). */

@@ -127,7 +127,7 @@ export async function train(configIn: RunConfig, opts: TrainOptions = {}): Promi
     const optimizer = new AdamW(adapted.params);
     const pad = padId(tokenizer);
     // The cores are shared between the training threads and, inside each, BLAS's own threads.
-    const blasThreads = blasThreadsPerWorker(threads, os.availableParallelism());
+    const blasThreads = blasThreadsPerWorker();
     if (backend.blas.on) backend = await selectBackend({ backend: config.backend, blas: true, blasThreads });
     log(`backend ${backend.label}${backend.blas.on || native ? '' : ` (matrix products on the backend's own kernels: ${backend.blas.reason})`}`);
     if (threads > 1) pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, blas: backend.blas.on, blasThreads, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
