@@ -15,6 +15,7 @@ import { loadModel } from '../../src/engine/model/loader';
 import { bitsPerWeight } from '../../src/engine/core/formats/quant';
 import { readGguf } from '../../src/engine/core/formats/gguf';
 import { writeMergedGguf } from '../../src/engine/export/merged';
+import { writeGgufLora } from '../../src/engine/export/gguf-lora';
 import { applyAdapt } from '../../src/engine/train/methods';
 import { Rng } from '../../src/engine/random';
 import { tf } from '../../src/engine/tf';
@@ -149,6 +150,40 @@ describe('llama.cpp reference: quantized GGUF types (Llama)', function () {
       assert.deepEqual(a.argmaxMisses, [], describeAgreement(a));
       assert.deepEqual(a.ourGreedy, a.run.generated);
       assert.ok(a.maxAbsLogProb < 1e-3, describeAgreement(a));
+    } finally {
+      lm.model.dispose();
+    }
+  });
+
+  it('LoRA on a Q4_K base: llama.cpp runs the Q4_K file with our GGUF LoRA adapter as ours runs it', async () => {
+    const path = join(dir, 'lora-cpp.q4k.gguf');
+    quantizeGguf(f32, path, 'Q4_K');
+    const deq = join(dir, 'lora-cpp.q4k.f32.gguf');
+    dequantizeGguf(path, deq);
+    const lm = await loadModel(path);
+    try {
+      const m = lm.model;
+      applyAdapt(m, { lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } }, { rng: new Rng(1), layerLrDecay: 1, l2sp: false });
+      const rng = new Rng(3);
+      for (const ad of m.lora.values()) ad.B.assign(tf.tensor(Float32Array.from({ length: ad.B.size }, () => (rng.next() - 0.5) * 0.2), ad.B.shape));
+      const out = join(dir, 'adapter');
+      mkdirSync(out);
+      writeGgufLora({ model: m, base: { format: 'gguf', path } }, out, 'f32');
+      const adapter = join(out, 'adapter.gguf');
+      // The adapter on the F32 decoding: only summation order differs.
+      const exact = await compareWithLlamaCpp(deq, m, RANDOM_PROMPT, N, { lora: adapter });
+      const cpp = await openLlamaCpp(path, { contextSize: 64, lora: adapter });
+      let quant: Float64Array[];
+      try { quant = await cpp.logProbs(exact.run.ids); } finally { await cpp.dispose(); }
+      const vsQuant = compareLogProbs(engineLogProbs(m, exact.run.ids), quant);
+      const cppOwn = compareLogProbs(exact.run.logProbs, quant);
+      console.log(`      Q4_K + GGUF LoRA: vs llama.cpp on the F32 decoding + adapter: ${describeAgreement(exact)}; vs llama.cpp on the Q4_K file + adapter: `
+        + `${describeAgreement(vsQuant)}; llama.cpp's own F32 vs Q4_K: ${describeAgreement(cppOwn)}`);
+      assert.deepEqual(exact.argmaxMisses, [], describeAgreement(exact));
+      assert.deepEqual(exact.ourGreedy, exact.run.generated);
+      assert.ok(exact.maxAbsLogProb < 1e-3, describeAgreement(exact));
+      assert.ok(vsQuant.maxAbsLogProb < QUANT_TOL, describeAgreement(vsQuant));
+      assert.ok(vsQuant.maxAbsLogProb <= cppOwn.maxAbsLogProb + 1e-3, `ours ${describeAgreement(vsQuant)}; llama.cpp's own ${describeAgreement(cppOwn)}`);
     } finally {
       lm.model.dispose();
     }
