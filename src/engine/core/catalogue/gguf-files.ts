@@ -49,9 +49,7 @@ export async function walkModels(scope: Scope, o: WalkOptions): Promise<Catalogu
       return;
     }
     if (o.hfFolders && depth > 0 && names.includes('config.json')) {
-      const facts = await probeHfFolder(real, scope);
-      const { chatTemplate: _t, ...rest } = facts;
-      out.push({ name: o.nameOf(rel(dir)), source: o.source, path: dir, format: 'hf', ...rest });
+      out.push({ name: o.nameOf(rel(dir)), source: o.source, path: dir, format: 'hf', ...await probeHfFolder(real, scope) });
       return;
     }
     for (const n of names) {

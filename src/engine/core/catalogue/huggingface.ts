@@ -61,9 +61,7 @@ export async function scanHuggingFace(scope: Scope): Promise<CatalogueEntry[]> {
       }
       continue;
     }
-    const facts = await probeHfFolder(snap, scope);
-    const { chatTemplate: _t, ...rest } = facts;
-    out.push({ name, source: 'huggingface', path: snap, format: 'hf', revision, ...rest });
+    out.push({ name, source: 'huggingface', path: snap, format: 'hf', revision, ...await probeHfFolder(snap, scope) });
   }
   return out;
 }

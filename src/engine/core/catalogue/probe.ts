@@ -136,7 +136,8 @@ export async function probeHfFolder(dir: string, scope: Scope): Promise<ModelFac
       const q = raw.quantization_config as { quant_method?: unknown } | undefined;
       if (q) refuse(`config.json: quantization_config (${String(q.quant_method ?? 'unknown method')}) is not supported; only unquantized weights train`);
     } catch (e) {
-      refuse((e as Error).message.startsWith('Unexpected') || e instanceof SyntaxError ? `config.json is not valid JSON (${(e as Error).message})` : (e as Error).message);
+      // JSON.parse throws SyntaxError; parseHfConfig a FormatError that names the file and field.
+      refuse(e instanceof SyntaxError ? `config.json is not valid JSON (${e.message})` : (e as Error).message);
     }
   }
 
