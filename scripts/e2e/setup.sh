@@ -2,7 +2,8 @@
 # Installs what the end-to-end tests need into .tools/ (git-ignored), pinned, idempotent:
 # Node 24 (code-server 4.139.1 refuses any other Node), code-server, and — through apt, only
 # when missing — Debian's chromium and the Kerberos headers code-server's native module needs.
-# E2E_TOOLS=DIR installs into DIR instead (the e2e tests read the same variable).
+# E2E_TOOLS=DIR installs into DIR instead (the e2e tests read the same variable); E2E_APT=0 never
+# calls apt-get (what is missing is then only reported).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NODE24_VERSION=24.22.3
@@ -27,7 +28,9 @@ npm_clean() {
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/include/krb5.h ] || [ -f /usr/include/krb5/krb5.h ] || need_apt+=(libkrb5-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
+if [ ${#need_apt[@]} -gt 0 ] && [ "${E2E_APT:-1}" = 0 ]; then
+  echo "e2e setup: missing ${need_apt[*]} (E2E_APT=0: not installing them)"
+elif [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] && SUDO="" || SUDO="sudo"
   echo "e2e setup: apt-get install ${need_apt[*]}"
   $SUDO apt-get update

@@ -34,7 +34,7 @@ describe('scripts/e2e/setup.sh', function () {
     const log = join(base, 'npm.log');
     // What `npm run e2e:setup` under Node 20 puts in the script's environment (abridged).
     const env = {
-      PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME ?? base, FAKE_LOG: log, E2E_TOOLS: tools,
+      PATH: `${bin}:${process.env.PATH}`, HOME: process.env.HOME ?? base, FAKE_LOG: log, E2E_TOOLS: tools, E2E_APT: '0',
       npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false',
       npm_config_local_prefix: resolve('.'), npm_config_node_gyp: '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
       npm_config_nodedir: '/usr', npm_lifecycle_event: 'e2e:setup', npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js',
