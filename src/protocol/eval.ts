@@ -111,6 +111,28 @@ export interface EvalReport {
   /** One line, e.g. "accuracy 12% → 91% · 0 regressions · forgetting +3% ppl · p95 9 ms/token". */
   verdict: string;
   cases: CaseResult[];
+  /** With --runtime llamacpp: the same cases in llama.cpp. */
+  llamacpp?: RuntimeReport;
+}
+
+/**
+ * The same cases run in llama.cpp (`eval --runtime llamacpp`), as the model would be served: the
+ * base GGUF, and with the run's GGUF LoRA adapter. Sections as for our engine, except
+ * peakMemoryMiB: llama.cpp's weights plus its context state (KV cache), as it sizes them.
+ */
+export interface RuntimeReport {
+  runtime: 'llamacpp';
+  /** llama.cpp's release (node-llama-cpp's prebuilt build). */
+  version: string;
+  threads: number;
+  /** The GGUF file llama.cpp loaded, and the GGUF adapter it applied. */
+  model: string;
+  adapter?: string;
+  base: EvalSection;
+  adapted?: EvalSection;
+  /** Fraction of cases whose greedy answer (trimmed) is our engine's. */
+  sameAnswers: { base: number; adapted?: number };
+  cases: { id: string; base: CaseModelResult; adapted?: CaseModelResult }[];
 }
 
 /** Sent to the extension when a report has been written (e.g. at the end of a run). */
@@ -214,6 +236,17 @@ const report = obj({
   improvements: arr(caseRef),
   'forgetting?': obj({ basePerplexity: num({ min: 1 }), adaptedPerplexity: num({ min: 1 }), changePercent: num() }),
   verdict: str,
+  'llamacpp?': obj({
+    runtime: oneOf('llamacpp'),
+    version: str,
+    threads: num({ min: 1, int: true }),
+    model: str,
+    'adapter?': str,
+    base: section,
+    'adapted?': section,
+    sameAnswers: obj({ base: fraction, 'adapted?': fraction }),
+    cases: arr(obj({ id: str, base: caseModel, 'adapted?': caseModel })),
+  }),
   cases: arr(obj({
     id: str,
     line: num({ min: 1, int: true }),

@@ -53,10 +53,22 @@ export function renderEvalTable(r: EvalReport, path?: string): string {
   lines.push(head, '');
   const b = rows(r.base);
   const a = r.adapted ? rows(r.adapted) : undefined;
+  // With --runtime llamacpp, llama.cpp's figures in two more columns beside ours, row by row.
+  const rt = r.llamacpp;
+  if (rt) b.push(['same answers as ours', '–']), a?.push(['same answers as ours', '–']);
+  const byKey = (sec: EvalSection, same: number | null) => {
+    const m = new Map([...rows(sec), ['same answers as ours', pct(same)] as [string, string]]);
+    return b.map(([k]) => m.get(k) ?? '–');
+  };
+  const cols: string[][] = [b.map(([, v]) => v), ...(a ? [a.map(([, v]) => v)] : [])];
+  const heads = ['base', ...(a ? ['adapted'] : [])];
+  if (rt) { cols.push(byKey(rt.base, rt.sameAnswers.base)); heads.push('llama.cpp base'); }
+  if (rt?.adapted) { cols.push(byKey(rt.adapted, rt.sameAnswers.adapted ?? null)); heads.push('llama.cpp adapted'); }
   const w0 = Math.max(...b.map(([k]) => k.length)) + 2;
-  const w1 = Math.max('base'.length, ...b.map(([, v]) => v.length)) + 2;
-  lines.push(`${''.padEnd(w0)}${'base'.padEnd(w1)}${a ? 'adapted' : ''}`.trimEnd());
-  b.forEach(([k, v], i) => lines.push(`${k.padEnd(w0)}${v.padEnd(w1)}${a ? a[i][1] : ''}`.trimEnd()));
+  const ws = cols.map((c, j) => Math.max(heads[j].length, ...c.map((v) => v.length)) + 2);
+  lines.push(`${''.padEnd(w0)}${heads.map((h, j) => h.padEnd(ws[j])).join('')}`.trimEnd());
+  b.forEach(([k], i) => lines.push(`${k.padEnd(w0)}${cols.map((c, j) => c[i].padEnd(ws[j])).join('')}`.trimEnd()));
+  if (rt) lines.push('', `llama.cpp ${rt.version} (node-llama-cpp, CPU, ${rt.threads} thread${rt.threads === 1 ? '' : 's'}): ${basename(rt.model)}${rt.adapter ? ' with the run\'s adapter as a GGUF LoRA adapter' : ''}; its peak memory is weights + KV cache`);
   const least = (k: string, sec?: EvalSection) => (sec && sec.stability.leastStable.length ? [`${k} ${sec.stability.leastStable.map((l) => `${l.id} ${fix(l.agreement, 2)}`).join(', ')}`] : []);
   const ls = [...least('base', r.base), ...least('adapted', r.adapted)];
   if (ls.length) lines.push('', `least stable (agreement of ${r.settings.samples} samples at T=${r.settings.temperature} with the greedy answer): ${ls.join('; ')}`);
@@ -72,7 +84,10 @@ export async function evalCommand(args: string[]): Promise<number> {
     model: { type: 'string' }, config: { type: 'string' }, adapter: { type: 'string' }, prompts: { type: 'string' },
     probe: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, temperature: { type: 'string' },
     'max-tokens': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+    runtime: { type: 'string' }, 'llamacpp-threads': { type: 'string' },
   });
+  const runtime = values.runtime ?? 'engine';
+  if (runtime !== 'engine' && runtime !== 'llamacpp') throw new Error(`--runtime must be engine or llamacpp, got "${runtime}"`);
   if (positionals.length) throw new Error(`eval takes no positional arguments (got ${positionals.map((p) => `"${p}"`).join(', ')}); use --model, --adapter, --prompts`);
   if (!values.prompts) throw new Error('eval needs --prompts FILE (JSON Lines: {"prompt", "expected"?, "match"?, "weight"?, "id"?, "stop"?})');
   const isRun = values.adapter ? adapterKind(values.adapter) === 'run' : false;
@@ -91,6 +106,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     temperature: num(values.temperature, 'temperature', { min: 0 }),
     seed: num(values.seed, 'seed', { int: true }),
     backend: values.backend,
+    runtime,
+    runtimeThreads: num(values['llamacpp-threads'], 'llamacpp-threads', { int: true, min: 1 }),
     log: (l) => console.error(l),
     onProgress: tty ? ({ model, done, total }) => {
       process.stderr.write(`\r\x1b[K${model}: case ${done}/${total}`);

@@ -14,6 +14,9 @@ import { loadModel, LoadedModel } from '../../../src/engine/model/loader';
 import { applyRunAdapter } from '../../../src/engine/runs/adapter';
 import { listRuns } from '../../../src/engine/core/runs/store';
 import { validateRunConfig } from '../../../src/engine/core/run-config';
+import { runEval } from '../../../src/engine/eval/report';
+import { validateEvalReport } from '../../../src/protocol/eval';
+import { renderEvalTable } from '../../../src/trainer/commands/eval';
 import { train } from '../../../src/engine/train/trainer';
 import { compareWithLlamaCpp, describeAgreement, openLlamaCpp } from '../../helpers/llamacpp';
 import { sharedPath } from '../../helpers/shared';
@@ -32,7 +35,7 @@ function parseModelfile(text: string): Map<string, string[]> {
   return out;
 }
 
-describe('export gguf-lora and ollama, checked in llama.cpp', function () {
+describe('export gguf-lora and ollama, eval --runtime llamacpp, checked in llama.cpp', function () {
   this.timeout(600_000);
   let dir: string;
   let runDir: string;
@@ -128,5 +131,26 @@ describe('export gguf-lora and ollama, checked in llama.cpp', function () {
     } finally {
       await cpp.dispose();
     }
+  });
+
+  it('eval --runtime llamacpp: the same cases in llama.cpp beside our engine, base and with the adapter, in one valid report', async () => {
+    const fmt = chatFormatFor(undefined, lm.tokenizer!);
+    const prompts = join(dir, 'chat.prompts.jsonl');
+    writeJsonl(prompts, moodCases(6, 21).map((c, i) => ({ id: `c${i}`, prompt: fmt.prompt([{ role: 'user', content: c.prompt }]), expected: c.completion.trim(), match: 'contains' })));
+    const report = await runEval({ model: BASE, adapter: runDir, prompts, maxTokens: 6, samples: 1, runtime: 'llamacpp' });
+    assert.deepEqual(validateEvalReport(report), []);
+    const rt = report.llamacpp!;
+    assert.equal(rt.runtime, 'llamacpp');
+    assert.match(rt.version, /\S/);
+    assert.equal(rt.threads, 1);
+    assert.ok(rt.adapted && rt.cases.length === 6 && rt.cases.every((c) => c.adapted));
+    assert.equal(rt.sameAnswers.adapted, 1, 'llama.cpp with the GGUF adapter answers every case as our engine with the run does');
+    assert.equal(rt.adapted.accuracy, report.adapted!.accuracy);
+    assert.equal(rt.base.accuracy, report.base.accuracy);
+    assert.ok(rt.adapted.tokensPerSecond > 0 && rt.adapted.latency.perTokenMs.p50 > 0 && rt.adapted.peakMemoryMiB > 0);
+    assert.match(report.verdict, / · llama\.cpp: accuracy \d+% → \d+% · p95 .* · same answers as ours 100%$/);
+    const table = renderEvalTable(report);
+    assert.match(table, /llama\.cpp base\s+llama\.cpp adapted/);
+    assert.match(table, /same answers as ours\s+–\s+–\s+\d+\.\d%\s+100\.0%/);
   });
 });

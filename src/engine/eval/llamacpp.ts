@@ -1,0 +1,119 @@
+// The prompt cases run in llama.cpp, as the model would be served: the base GGUF, and the same
+// file with the run's GGUF LoRA adapter. Same cases, settings and scoring as our engine's
+// evaluation (evaluate.ts), so the two sections sit side by side in one report.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CaseModelResult, EvalSection, RuntimeReport } from '../../protocol/eval';
+import { exportModel, exportRun, sourceFromLoaded } from '../export';
+import { isGgufPath, loadModel } from '../model/loader';
+import { adapterKind } from './adapter';
+import { openRuntimeModel, runtimeGenerate } from '../llamacpp/runtime';
+import { matches } from '../core/match';
+import type { PromptCase } from '../core/prompts';
+import { EvalSettings, summarize } from './evaluate';
+
+export interface RuntimeEvalResult {
+  section: EvalSection;
+  results: CaseModelResult[];
+  version: string;
+  threads: number;
+}
+
+export async function evaluateCasesLlamaCpp(
+  modelPath: string, lora: string | undefined, cases: readonly PromptCase[], settings: EvalSettings,
+  onCase?: (done: number, total: number) => void, threads = 1,
+): Promise<RuntimeEvalResult> {
+  const rm = await openRuntimeModel(modelPath, {
+    lora,
+    threads,
+    // Room for the longest prompt and its answer, within what the model was trained for.
+    contextSize: (m) => {
+      const longest = Math.max(...cases.map((c) => m.tokenize(c.prompt, false).length + 1));
+      return Math.min(m.trainContextSize, Math.ceil((longest + settings.maxTokens + 1) / 256) * 256);
+    },
+  });
+  try {
+    const results: CaseModelResult[] = [];
+    let greedyMs = 0;
+    for (const [i, c] of cases.entries()) {
+      const stop = [...settings.stop, ...c.stop];
+      const g = await runtimeGenerate(rm, c.prompt, { maxTokens: settings.maxTokens, temperature: 0, stop });
+      greedyMs += g.totalMs;
+      const passes = g.tokens + (g.stopReason === 'eos' ? 1 : 0);
+      let agreement: number | null = null;
+      if (settings.samples > 0) {
+        let same = 0;
+        for (let k = 1; k <= settings.samples; k++) {
+          const s = await runtimeGenerate(rm, c.prompt, { maxTokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed + k, stop });
+          if (s.text.trim() === g.text.trim()) same++;
+        }
+        agreement = same / settings.samples;
+      }
+      results.push({
+        output: g.text,
+        ...(c.expected !== undefined ? { correct: matches(g.text, c.expected, c.match) } : {}),
+        firstTokenMs: g.firstTokenMs,
+        perTokenMs: passes > 1 ? (g.totalMs - g.firstTokenMs) / (passes - 1) : null,
+        tokens: g.tokens,
+        agreement,
+      });
+      onCase?.(i + 1, cases.length);
+    }
+    const section: EvalSection = { ...summarize(cases, results, greedyMs), loadMs: rm.loadMs, peakMemoryMiB: rm.bytes / 2 ** 20 };
+    return { section, results, version: rm.version, threads: rm.threads };
+  } finally {
+    await rm.dispose();
+  }
+}
+
+/**
+ * The llama.cpp part of a report: the base GGUF alone (a Hugging Face base is written as a GGUF
+ * first, as merged-gguf would), then with the run's adapter exported as a GGUF LoRA adapter;
+ * both into a temporary folder, removed afterwards. One thread by default, as our engine's
+ * evaluation runs: a like-for-like comparison (a server would use more).
+ */
+export async function runtimeReport(
+  modelPath: string, adapter: string | undefined, cases: readonly PromptCase[], settings: EvalSettings,
+  ours: { base: readonly CaseModelResult[]; adapted?: readonly CaseModelResult[] },
+  onProgress?: (p: { model: 'base' | 'adapted'; done: number; total: number }) => void,
+  threads = 1,
+): Promise<RuntimeReport> {
+  const tmp = mkdtempSync(join(tmpdir(), 'adapt-lab-llamacpp-'));
+  let lora: string | undefined;
+  try {
+    const gguf = isGgufPath(modelPath) ? modelPath : await ggufOfHfModel(modelPath, join(tmp, 'base'));
+    if (adapter) {
+      if (adapterKind(adapter) !== 'run') throw new Error(`--runtime llamacpp evaluates a run folder's adapter; ${adapter} is a PEFT folder (convert it with llama.cpp's convert_lora_to_gguf.py, or evaluate the run)`);
+      const res = await exportRun(adapter, { format: 'gguf-lora', out: join(tmp, 'adapter'), who: 'eval --runtime llamacpp' });
+      lora = res.files.find((f) => f.path.endsWith('.gguf'))!.path;
+    }
+    const base = await evaluateCasesLlamaCpp(gguf, undefined, cases, settings, (done, total) => onProgress?.({ model: 'base', done, total }), threads);
+    const adapted = lora ? await evaluateCasesLlamaCpp(gguf, lora, cases, settings, (done, total) => onProgress?.({ model: 'adapted', done, total }), threads) : undefined;
+    const same = (a: readonly CaseModelResult[], b: readonly CaseModelResult[]) => a.filter((r, i) => r.output.trim() === b[i].output.trim()).length / Math.max(1, a.length);
+    return {
+      runtime: 'llamacpp',
+      version: base.version,
+      threads: base.threads,
+      model: gguf === modelPath ? resolve(modelPath) : `${resolve(modelPath)} (as GGUF F32)`,
+      ...(adapter ? { adapter: resolve(adapter) } : {}),
+      base: base.section,
+      ...(adapted ? { adapted: adapted.section } : {}),
+      sameAnswers: { base: same(base.results, ours.base), ...(adapted && ours.adapted ? { adapted: same(adapted.results, ours.adapted) } : {}) },
+      cases: cases.map((c, i) => ({ id: c.id, base: base.results[i], ...(adapted ? { adapted: adapted.results[i] } : {}) })),
+    };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** A Hugging Face base written as a GGUF (F32) for llama.cpp, as merged-gguf writes it (no adapters). */
+async function ggufOfHfModel(modelPath: string, out: string): Promise<string> {
+  const lm = await loadModel(modelPath);
+  try {
+    const res = exportModel(sourceFromLoaded(lm), { format: 'merged-gguf', out });
+    return res.files.find((f) => f.path.endsWith('.gguf'))!.path;
+  } finally {
+    lm.model.dispose();
+  }
+}
