@@ -8,9 +8,8 @@ import * as vscode from 'vscode';
 import { AdaptConfig, RunConfig } from '../protocol/config';
 import { validateRunConfig, DEFAULT_TRAINING } from '../engine/core/run-config';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/core/memory';
-import { ModelConfig } from '../engine/core/model-config';
 import {
-  attentionLoraTargets, blockPaths, countTrainable, formatCount, formatPercent, ModelInfo, TrainableCount,
+  attentionLoraTargets, blockPaths, planFor, formatCount, formatPercent, ModelInfo, AdaptPlan as ParamPlan,
 } from './params';
 import { modelLabel, pickDataset, pickModel, pickOne, siblingValidation } from './pickers';
 import { LayersTreeProvider } from './layers';
@@ -50,13 +49,13 @@ function presetAdapt(id: PresetId, info: ModelInfo, o: { rank: number; blocks: n
   }
 }
 
-function describe(c: TrainableCount | Error): string {
+function describe(c: ParamPlan | Error): string {
   return c instanceof Error ? `$(warning) ${c.message}` : `${formatCount(c.trainable)} trainable (${formatPercent(c.percent)})`;
 }
 
-function tryCount(info: ModelInfo, adapt: AdaptConfig): TrainableCount | Error {
+function tryCount(info: ModelInfo, adapt: AdaptConfig): ParamPlan | Error {
   try {
-    return countTrainable(info, adapt);
+    return planFor(info, adapt);
   } catch (e) {
     return e as Error;
   }
@@ -85,7 +84,7 @@ async function askNumber(t: { step: number; prompt: string; value: number; integ
 export interface AdaptPlan {
   config: RunConfig;
   info: ModelInfo;
-  count: TrainableCount;
+  count: ParamPlan;
 }
 
 /** adaptLab.trainingThreads, or when 0 (the default) the CPU cores, at most 4. */
@@ -154,7 +153,7 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
 
   // 6. summary
   const adapt = presetAdapt(preset.id, info, { rank: loraRank, blocks: nBlocks, layers: layerSel?.adapt });
-  const count = countTrainable(info, adapt);
+  const count = planFor(info, adapt);
   const name = `${modelLabel(model)}-${preset.id}`;
   const raw = {
     name,
@@ -175,7 +174,7 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
   const wasm = runsOn === 'wasm';
   // Native TensorFlow backends ignore training.threads.
   const threads = runsOn === 'tensorflow' || runsOn === 'tensorflow-gpu' ? 1 : config.training.threads;
-  const mem = estimateTrainingMemory(info.config as unknown as ModelConfig, {
+  const mem = estimateTrainingMemory(info.config, {
     batchSize: batch, maxLength: config.training.maxLength, totalParams: info.totalParams, trainableParams: count.trainable, firstTrainableLayer: count.firstTrainableLayer, threads,
   });
   const memNote = `≈ ${formatBytes(mem.bytes)}${wasm && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT ? ' (over wasm’s 4 GiB heap: lower the batch size)' : ''}`;

@@ -4,7 +4,7 @@
 import { ChildProcess, fork, ForkOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { ModelInfo } from './params';
+import { ModelInfo, parseModelInfo } from '../protocol/inspect';
 import { assertTrusted } from './trust';
 import { installedModules } from './nativeBackend';
 
@@ -135,7 +135,7 @@ export class ModelInspector {
     const hit = this.cache.get(modelPath);
     if (hit && hit.key === key) return hit.info;
     const info = runCli(this.rt(), ['inspect', modelPath, '--json'], { token }).then((r) => {
-      const parsed = JSON.parse(r.stdout) as ModelInfo;
+      const parsed = parseModelInfo(JSON.parse(r.stdout), `adapt-lab inspect ${modelPath} --json`);
       return { ...parsed, path: modelPath };
     });
     this.cache.set(modelPath, { key, info });

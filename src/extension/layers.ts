@@ -5,8 +5,8 @@
 import * as vscode from 'vscode';
 import { AdaptConfig } from '../protocol/config';
 import {
-  blockPaths, countTrainable, formatCount, formatPercent, InspectNode, isVector, linearModules, loraTargets, ModelInfo,
-  selectionToAdapt, tensorsUnder, HEAD_NAME,
+  blockPaths, planFor, formatCount, formatPercent, InspectNode, isVector, linearModules, loraTargets, ModelInfo,
+  selectionToAdapt, tensorsUnder,
 } from './params';
 
 const STATE_KEY = 'adaptLab.layers';
@@ -217,7 +217,7 @@ export class LayersTreeProvider implements vscode.TreeDataProvider<InspectNode>,
   selection(): LayersSelection | undefined {
     if (!this.info || !this.modelPath || (this.ticked.size === 0 && this.lora.size === 0)) return undefined;
     const adapt = selectionToAdapt(this.info, this.ticked, this.lora, this.rank);
-    const c = countTrainable(this.info, adapt);
+    const c = planFor(this.info, adapt);
     return { model: this.modelPath, adapt, trainable: c.trainable, total: c.total };
   }
 
@@ -277,7 +277,7 @@ export class LayersTreeProvider implements vscode.TreeDataProvider<InspectNode>,
       : depth <= 2 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = n.path;
     item.checkboxState = this.isTicked(n) ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
-    const linear = !!n.linear && n.path !== HEAD_NAME;
+    const linear = !!n.linear && n.path !== this.info?.headName;
     const lora = linear && this.lora.has(n.path);
     const loraUnder = !linear ? [...this.lora].filter((p) => p.startsWith(`${n.path}.`)).length : 0;
     const score = this.scores.get(n.path);

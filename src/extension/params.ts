@@ -1,53 +1,32 @@
-// Parameter math for the extension host, from `adapt-lab inspect MODEL --json` alone (the
-// extension never loads TensorFlow.js). It follows src/engine/train/methods.ts rule for rule —
-// glob semantics, LoRA targets, biases and norms, the method summary — so the counts shown in
-// Adapt Model and the Layers view are the ones the trainer reports in its "started" event
-// (test/e2e/params.test.ts checks both against each other).
+// Parameter math for the extension host, from `adapt-lab inspect --json` alone (the
+// extension never loads TensorFlow.js). Which parameters train is the engine core's plan
+// (src/engine/core/plan.ts planAdapt), the same function the trainer builds its variables
+// from, so Adapt Model and the Layers view show the counts the trainer reports.
 import { AdaptConfig } from '../protocol/config';
-import { globToRegExp, layerOf, selectLoraTargets, selects } from '../engine/core/paths';
-import type { ModuleNode } from '../engine/core/modules';
+import type { InspectTensor, ModelInfo, ModuleNode } from '../protocol/inspect';
+import { globToRegExp, layerOf } from '../engine/core/paths';
+import { linearModules as linearOf } from '../engine/core/modules';
+import { AdaptPlan, loraTargets as planTargets, ModelDescription, planAdapt } from '../engine/core/plan';
 
 export { globToRegExp, layerOf };
+export type { AdaptPlan, InspectTensor, ModelInfo };
 
-export interface InspectTensor {
-  name: string;
-  shape: number[];
-  dtype?: string;
-  params: number;
-}
-
-/** A node of the module tree `inspect --json` prints (the engine's moduleTree; a type-only import keeps TensorFlow.js out). */
+/** A node of the module tree `inspect --json` prints. */
 export type InspectNode = ModuleNode;
 
-export interface InspectConfig {
-  family: 'llama' | 'gpt2';
-  vocabSize: number;
-  hidden: number;
-  intermediate?: number;
-  layers: number;
-  heads: number;
-  [k: string]: unknown;
-}
-
-/** What `adapt-lab inspect MODEL --json` prints. */
-export interface ModelInfo {
-  name: string;
-  path: string;
-  format?: string;
-  family: string;
-  config: InspectConfig;
-  totalParams: number;
-  tensors: InspectTensor[];
-  tree: InspectNode;
-  backend?: string;
-}
-
-/** The LoRA head is never a target (methods.ts: model.family.headName, `lm_head` for both families). */
-export const HEAD_NAME = 'lm_head';
-
-/** Biases and norm weights: the 1-D tensors (methods.ts: layout "vector"). */
+/** Biases and norm weights (layout "vector"): what `biases: true` trains. */
 export function isVector(t: InspectTensor): boolean {
-  return t.shape.length === 1;
+  return t.layout === 'vector';
+}
+
+/** What the plan sees of an inspected model. */
+export function describeInspected(info: ModelInfo): ModelDescription {
+  return { specs: info.tensors, layers: info.config.layers, embeddingName: info.embeddingName, headName: info.headName };
+}
+
+/** The plan for `adapt` on the inspected model; throws what the trainer would throw. */
+export function planFor(info: ModelInfo, adapt: AdaptConfig): AdaptPlan {
+  return planAdapt(describeInspected(info), adapt);
 }
 
 /** Every node of the tree by path. */
@@ -61,82 +40,14 @@ export function indexTree(root: InspectNode): Map<string, InspectNode> {
   return out;
 }
 
-/** Linear modules (LoRA-capable), in model order, head included (as modules.ts linearModules). */
+/** Linear modules (LoRA-capable), in model order, head included. */
 export function linearModules(info: ModelInfo): string[] {
-  const nodes = indexTree(info.tree);
-  const out: string[] = [];
-  for (const t of info.tensors) {
-    if (!t.name.endsWith('.weight')) continue;
-    const mod = t.name.slice(0, -'.weight'.length);
-    if (nodes.get(mod)?.linear && t.shape.length === 2) out.push(mod);
-  }
-  return out;
+  return linearOf(info.tensors);
 }
 
-/** LoRA target paths for `targetModules` / `layers`, with methods.ts' errors. */
+/** LoRA target paths for `targetModules` / `layers` (never the head), with the trainer's errors. */
 export function loraTargets(info: ModelInfo, targets: string[] | 'all-linear', layers?: number[]): string[] {
-  return selectLoraTargets(linearModules(info).filter((p) => p !== HEAD_NAME), info.config.layers, targets, layers);
-}
-
-/** A (in × r) plus B (r × out): rank × (in + out), whatever the weight's layout. */
-export function loraParamsFor(info: ModelInfo, modulePath: string, rank: number): number {
-  const w = info.tensors.find((t) => t.name === `${modulePath}.weight`);
-  if (!w || w.shape.length !== 2) return 0;
-  return rank * (w.shape[0] + w.shape[1]);
-}
-
-export interface TrainableCount {
-  trainable: number;
-  total: number;
-  percent: number;
-  /** First block a trainable parameter lives in (0 when the embedding trains), as methods.ts. */
-  firstTrainableLayer: number;
-  /** The summary the trainer records as the run's method. */
-  method: string;
-}
-
-/** The trainable parameters an `adapt` section selects; throws what applyAdapt would throw. */
-export function countTrainable(info: ModelInfo, adapt: AdaptConfig): TrainableCount {
-  const unfreeze = new Set<string>();
-  for (const g of adapt.unfreeze ?? []) {
-    const re = globToRegExp(g);
-    const hits = info.tensors.filter((t) => selects(re, t.name));
-    if (hits.length === 0) throw new Error(`unfreeze pattern "${g}" matches no parameter (see \`adapt-lab inspect\` for the paths)`);
-    hits.forEach((t) => unfreeze.add(t.name));
-  }
-  if (adapt.biases) info.tensors.filter(isVector).forEach((t) => unfreeze.add(t.name));
-  const L = info.config.layers;
-  let first = L;
-  const note = (path: string) => {
-    const l = layerOf(path);
-    if (/(^|\.)(embed_tokens|wte|wpe)(\.|$)/.test(path)) first = 0;
-    else if (l !== undefined) first = Math.min(first, l);
-  };
-  let trainable = 0;
-  let any = false;
-  for (const t of info.tensors) {
-    if (!unfreeze.has(t.name)) continue;
-    trainable += t.params;
-    any = true;
-    note(t.name);
-  }
-  const parts: string[] = [];
-  if (adapt.lora) {
-    const l = adapt.lora;
-    const targets = loraTargets(info, l.targetModules, l.layers);
-    for (const p of targets) {
-      trainable += loraParamsFor(info, p, l.rank);
-      any = true;
-      note(p);
-    }
-    const kinds = [...new Set(targets.map((p) => p.split('.').pop()))].join(',');
-    parts.push(`LoRA r${l.rank} ${kinds}${l.layers?.length ? ` (blocks ${l.layers.join(',')})` : ''}`);
-  }
-  if (!any) throw new Error('nothing to train: the adapt section selects no parameters');
-  if (adapt.unfreeze?.length) parts.push(`unfreeze ${adapt.unfreeze.join(',')}`);
-  if (adapt.biases) parts.push('biases+norms');
-  const total = info.totalParams;
-  return { trainable, total, percent: (100 * trainable) / total, firstTrainableLayer: first, method: parts.join(' + ') };
+  return planTargets(describeInspected(info), targets, layers);
 }
 
 /** Tensor names under a node (the node itself when it is a tensor). */
@@ -199,7 +110,7 @@ export function attentionLoraTargets(info: ModelInfo): string[] {
   const names = new Set(linearModules(info).map((p) => p.split('.').pop()));
   if (names.has('q_proj') && names.has('v_proj')) return ['q_proj', 'v_proj'];
   if (names.has('c_attn')) return ['c_attn'];
-  return [...names].filter((n): n is string => !!n && n !== HEAD_NAME).slice(0, 1);
+  return [...names].filter((n): n is string => !!n && n !== info.headName).slice(0, 1);
 }
 
 export function formatCount(n: number): string {

@@ -5,12 +5,13 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { AdaptConfig } from '../../src/protocol/config';
+import { parseModelInfo } from '../../src/protocol/inspect';
 import { selectBackend } from '../../src/engine/backend';
 import { loadModel } from '../../src/engine/model/loader';
 import { applyAdapt } from '../../src/engine/train/methods';
 import { Rng } from '../../src/engine/random';
 import {
-  attentionLoraTargets, blockPaths, countTrainable, indexTree, ModelInfo, selectionToAdapt, tensorsUnder,
+  attentionLoraTargets, blockPaths, planFor, indexTree, ModelInfo, selectionToAdapt, tensorsUnder,
 } from '../../src/extension/params';
 import { sharedPath } from '../helpers/shared';
 
@@ -19,7 +20,7 @@ const CLI = resolve('dist/cli.js');
 function inspect(...args: string[]): ModelInfo {
   const r = spawnSync(process.execPath, [CLI, 'inspect', ...args, '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as ModelInfo;
+  return parseModelInfo(JSON.parse(r.stdout));
 }
 
 const MODELS: [string, string[], () => Promise<Awaited<ReturnType<typeof loadModel>>>][] = [
@@ -50,7 +51,7 @@ describe('extension parameter math = engine parameter math', function () {
         { unfreeze: ['*.weight'] },
       ];
       for (const adapt of adapts) {
-        const mine = countTrainable(info, adapt);
+        const mine = planFor(info, adapt);
         const lm = await load();
         const theirs = applyAdapt(lm.model, adapt, { rng: new Rng(0), layerLrDecay: 1, l2sp: false });
         lm.model.dispose();
@@ -74,11 +75,11 @@ describe('extension parameter math = engine parameter math', function () {
       unfreeze: ['model.layers.3.mlp', 'model.layers.4'],
       lora: { rank: 4, alpha: 8, dropout: 0.05, targetModules: ['model.layers.0.self_attn.q_proj'] },
     });
-    assert.equal(countTrainable(info, adapt).trainable, 45_440 + 3 * 11_008 + 4 * (64 + 64));
+    assert.equal(planFor(info, adapt).trainable, 45_440 + 3 * 11_008 + 4 * (64 + 64));
     // Every bias and norm ticked: `biases: true` rather than eleven paths.
     const vectors = new Set(info.tensors.filter((t) => t.shape.length === 1).map((t) => t.name));
     assert.deepEqual(selectionToAdapt(info, vectors, new Set(), 8), { biases: true });
-    assert.throws(() => countTrainable(info, {}), /nothing to train/);
-    assert.throws(() => countTrainable(info, { lora: { rank: 8, alpha: 16, dropout: 0, targetModules: ['c_attn'] } }), /matches no linear module/);
+    assert.throws(() => planFor(info, {}), /nothing to train/);
+    assert.throws(() => planFor(info, { lora: { rank: 8, alpha: 16, dropout: 0, targetModules: ['c_attn'] } }), /matches no linear module/);
   });
 });

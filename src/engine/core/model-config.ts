@@ -1,35 +1,8 @@
 // The architecture hyper-parameters of a model, whatever file it came from.
 
-export interface LlamaConfig {
-  family: 'llama';
-  vocabSize: number;
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  maxPositions: number;
-  normEps: number;
-  ropeTheta: number;
-  /** Qwen2-style biases on q, k and v. */
-  attentionBias: boolean;
-  tiedHead: boolean;
-}
-
-export interface Gpt2Config {
-  family: 'gpt2';
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  headDim: number;
-  maxPositions: number;
-  normEps: number;
-  tiedHead: boolean;
-}
-
-export type ModelConfig = LlamaConfig | Gpt2Config;
+// The types are the protocol's (`inspect --json` prints a model's config, the extension reads it).
+import type { ModelConfig } from '../../protocol/model-config';
+export type { Gpt2Config, LlamaConfig, ModelConfig } from '../../protocol/model-config';
 
 export function checkConfig(c: ModelConfig, source: string): void {
   const positive = (name: string, v: number) => {

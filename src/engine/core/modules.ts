@@ -1,19 +1,10 @@
 // The module tree of a model (embeddings, blocks, attention, MLP, norms, head) built from its
 // parameter names, with parameter counts: what `inspect` prints and the Layers view shows.
 import { ParamSpec } from './params';
+import type { ModuleNode } from '../../protocol/inspect';
 
-export interface ModuleNode {
-  /** Full module path, e.g. `model.layers.0.self_attn.q_proj` ('' for the root). */
-  path: string;
-  name: string;
-  params: number;
-  /** Set on leaf parameters. */
-  shape?: number[];
-  dtype?: string;
-  /** Linear modules can carry LoRA. */
-  linear?: boolean;
-  children: ModuleNode[];
-}
+// The tree's type is the protocol's: `inspect --json` prints it and the extension reads it.
+export type { ModuleNode };
 
 export function moduleTree(specs: ParamSpec[], dtypes?: Map<string, string>): ModuleNode {
   const root: ModuleNode = { path: '', name: '', params: 0, children: [] };

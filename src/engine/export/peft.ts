@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { CausalLM } from '../model/model';
 import { transpose2d } from '../model/loader';
 import { linearModules } from '../core/modules';
-import { layerOf } from '../train/methods';
+import { layerOf } from '../core/paths';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../core/formats/safetensors';
 import { toHfLayout } from './merged';
 import { tf } from '../tf';

@@ -1,0 +1,40 @@
+// The `inspect --json` payload's validator: what the CLI prints passes it (checked on a real
+// model), and each kind of damage is refused naming the field.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { parseModelInfo, validateModelInfo } from '../../src/protocol/inspect';
+import { sharedPath } from '../helpers/shared';
+
+describe('protocol/inspect', function () {
+  this.timeout(60_000);
+  let printed: Record<string, unknown>;
+  before(() => {
+    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'inspect', sharedPath('models/stories260K/stories260K.gguf'), '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    printed = JSON.parse(r.stdout);
+  });
+  const damaged = (change: (v: any) => void) => {
+    const v = JSON.parse(JSON.stringify(printed));
+    change(v);
+    return validateModelInfo(v);
+  };
+
+  it('accepts what adapt-lab inspect --json prints, with layouts, embedding and head', () => {
+    const info = parseModelInfo(printed);
+    assert.equal(info.embeddingName, 'model.embed_tokens.weight');
+    assert.equal(info.headName, 'lm_head');
+    assert.equal(info.tensors.find((t) => t.name === 'model.norm.weight')!.layout, 'vector');
+    assert.equal(info.config.family, 'llama');
+  });
+
+  it('refuses damage, naming the field', () => {
+    assert.deepEqual(damaged((v) => delete v.embeddingName), ['inspect.embeddingName: not a string']);
+    assert.deepEqual(damaged((v) => (v.tensors[2].layout = 'dense')), ['inspect.tensors[2].layout: "dense" is not one of linear, conv1d, embedding, vector']);
+    assert.deepEqual(damaged((v) => (v.tree.children[0].children = null)), ['inspect.tree.children[0].children: not a list']);
+    assert.deepEqual(damaged((v) => (v.config.layers = '5')), ['inspect.config.layers: not a non-negative integer']);
+    assert.deepEqual(damaged((v) => (v.config.family = 'mamba')), ['inspect.config.family: "mamba" is not llama or gpt2']);
+    assert.deepEqual(validateModelInfo([]), ['inspect: not an object']);
+    assert.throws(() => parseModelInfo({ ...printed, totalParams: -1 }, 'inspect m.gguf'), /^Error: inspect m\.gguf: inspect\.totalParams: not a non-negative integer$/);
+  });
+});
