@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { AdaptConfig, RunConfig } from '../protocol/config';
-import { validateRunConfig, DEFAULT_TRAINING } from '../engine/core/run-config';
+import { validateRunConfig, DEFAULT_TRAINING, loraDefaults } from '../engine/core/run-config';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/core/memory';
 import {
   attentionLoraTargets, blockPaths, planFor, formatCount, formatPercent, ModelInfo, AdaptPlan as ParamPlan,
@@ -36,7 +36,7 @@ export interface AdaptFlowDeps {
 }
 
 function presetAdapt(id: PresetId, info: ModelInfo, o: { rank: number; blocks: number; layers?: AdaptConfig }): AdaptConfig {
-  const lora = (targetModules: string[] | 'all-linear') => ({ lora: { rank: o.rank, alpha: 2 * o.rank, dropout: 0.05, targetModules } });
+  const lora = (targetModules: string[] | 'all-linear') => ({ lora: { ...loraDefaults(o.rank), targetModules } });
   switch (id) {
     case 'lora-attention': return lora(attentionLoraTargets(info));
     case 'lora-all': return lora('all-linear');
@@ -44,7 +44,7 @@ function presetAdapt(id: PresetId, info: ModelInfo, o: { rank: number; blocks: n
     case 'biases': return { biases: true };
     case 'layers': {
       const a = o.layers ?? {};
-      return a.lora ? { ...a, lora: { ...a.lora, rank: o.rank, alpha: 2 * o.rank } } : a;
+      return a.lora ? { ...a, lora: { ...a.lora, rank: o.rank, alpha: loraDefaults(o.rank).alpha } } : a;
     }
   }
 }

@@ -5,6 +5,7 @@
 import { AdaptConfig } from '../protocol/config';
 import type { InspectTensor, ModelInfo, ModuleNode } from '../protocol/inspect';
 import { globToRegExp, layerOf } from '../engine/core/paths';
+import { loraDefaults } from '../engine/core/run-config';
 import { linearModules as linearOf } from '../engine/core/modules';
 import { AdaptPlan, loraTargets as planTargets, ModelDescription, planAdapt } from '../engine/core/plan';
 
@@ -90,7 +91,7 @@ export function selectionToAdapt(info: ModelInfo, ticked: ReadonlySet<string>, l
   const adapt: AdaptConfig = {};
   if (unfreeze.length) adapt.unfreeze = unfreeze;
   if (biases) adapt.biases = true;
-  if (lora.size) adapt.lora = { rank, alpha: 2 * rank, dropout: 0.05, targetModules: [...lora] };
+  if (lora.size) adapt.lora = { ...loraDefaults(rank), targetModules: [...lora] };
   return adapt;
 }
 

@@ -37,6 +37,14 @@ export const DEFAULT_LORA: Readonly<Omit<LoraConfig, 'layers'>> = Object.freeze(
   targetModules: ['q_proj', 'v_proj'],
 });
 
+/**
+ * LoRA's scale and dropout for a chosen rank, as the extension's presets and the Layers view
+ * write them: α = 2·rank (DEFAULT_LORA's 16 for rank 8), so α/r stays 2 whatever the rank.
+ */
+export function loraDefaults(rank: number): Pick<LoraConfig, 'rank' | 'alpha' | 'dropout'> {
+  return { rank, alpha: 2 * rank, dropout: DEFAULT_LORA.dropout };
+}
+
 export const DEFAULT_DATA: Readonly<Required<Pick<DataConfig, 'validationSplit' | 'replayFraction'>>> = Object.freeze({ validationSplit: 0.1, replayFraction: 0.25 });
 
 /** Top-level defaults; runsDir is relative to the config file's folder. */
