@@ -23,10 +23,6 @@ export interface BackendChoice {
 
 let chosen: BackendChoice | undefined;
 
-export function currentBackend(): BackendChoice | undefined {
-  return chosen;
-}
-
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split('\n')[0].slice(0, 300);

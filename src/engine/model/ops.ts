@@ -11,9 +11,6 @@ let fastPath = true;
 export function setFastPath(on: boolean): void {
   fastPath = on;
 }
-export function isFastPath(): boolean {
-  return fastPath;
-}
 
 export function isTrainable(t: Tensor): boolean {
   return t instanceof tf.Variable && t.trainable;

@@ -92,8 +92,9 @@ function runcLogits(tokens: number[]): Float32Array[] {
 }
 
 describe('Llama on stories260K', function () {
-  before(function () {
-    if (!existsSync(MODEL)) this.skip();
+  before(() => {
+    // A missing model is a broken checkout, not a reason to pass: fail naming the file.
+    assert.ok(existsSync(MODEL), `${MODEL} is missing (shared/models/stories260K)`);
   });
   after(() => setFastPath(true));
 

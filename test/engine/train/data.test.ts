@@ -348,10 +348,10 @@ describe('train/data', () => {
 
   describe('with the stories260K vocabulary', () => {
     let tok: Tokenizer | undefined;
-    let skipReason = '';
+    let loadFailure = '';
     const modelPath = path.resolve(process.cwd(), '../shared/models/stories260K/stories260K.gguf');
     before(async function () {
-      if (!existsSync(modelPath)) { skipReason = `${modelPath} not found`; return; }
+      if (!existsSync(modelPath)) { loadFailure = `${modelPath} not found`; return; }
       try {
         const { selectBackend } = await import('../../../src/engine/backend');
         const { loadModel } = await import('../../../src/engine/model/loader');
@@ -359,14 +359,15 @@ describe('train/data', () => {
         const loaded = await loadModel(modelPath);
         tok = loaded.tokenizer;
         loaded.model.dispose();
-        if (!tok) skipReason = 'loadModel returned no tokenizer';
+        if (!tok) loadFailure = 'loadModel returned no tokenizer';
       } catch (e) {
-        skipReason = `loadModel failed: ${(e as Error).message}`;
+        loadFailure = `loadModel failed: ${(e as Error).message}`;
       }
     });
 
     it('masks completions and assistant turns on real SentencePiece tokens', function () {
-      if (!tok) return this.skip(); // reason: skipReason (printed below)
+      // A missing or unloadable model fails the test (naming why) rather than skipping it.
+      if (!tok) throw new Error(loadFailure);
       const t = tok;
       const d = loadDataset(write('real.jsonl', [{ prompt: 'Once upon a time, there was a', completion: ' little girl.' }]), t, { maxLength: 128 });
       const e = d.examples[0];
@@ -390,7 +391,7 @@ describe('train/data', () => {
     });
 
     after(function () {
-      if (skipReason) console.log(`      (stories260K test skipped: ${skipReason})`);
+      if (loadFailure) console.log(`      (stories260K test skipped: ${loadFailure})`);
     });
   });
 });
