@@ -54,7 +54,7 @@ const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}
 
 /** The leaderboard as a plain-text table (the CLI's last output). */
 export function formatLeaderboard(rows: LeaderboardRow[], metric: string, ceiling?: number): string {
-  const header = ['#', metric, 'accuracy', 'forgetting', 'val loss', 'trainable', 's/step', 'status', 'configuration'];
+  const header = ['#', `objective (${metric})`, 'accuracy', 'forgetting', 'val loss', 'trainable', 's/step', 'status', 'configuration'];
   const body = rows.map((r) => [
     String(r.rank),
     r.objective ? `${fmt(r.objective.mean)}${r.objective.n > 1 ? ` ± ${fmt(r.objective.std)}` : ''}` : '–',

@@ -195,7 +195,8 @@ export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
     throw new Error(errors.length === 1 ? `${source}: ${errors[0]}` : `${source}: ${errors.length} problems in the experiment:\n${errors.map((e) => `${source}: ${e}`).join('\n')}`);
   }
   const spec = { name: String(name), file, base: base!, axes, search, seeds: seeds as number[], budget, objective, stopping, runsDir: runsDir!, trials };
-  const hash = createHash('sha256').update(JSON.stringify({ trials: trials.map((t) => t.config), objective, stopping, budget })).digest('hex');
+  // The budget is not part of it: raising the budget and running again continues the experiment.
+  const hash = createHash('sha256').update(JSON.stringify({ trials: trials.map((t) => t.config), objective, stopping })).digest('hex');
   return { ...spec, hash };
 }
 

@@ -104,12 +104,15 @@ describe('experiment file and search space', () => {
     });
   });
 
-  it('the same file gives the same hash; a changed axis another', () => {
+  it('the same file gives the same hash, also with another budget; a changed axis another', () => {
     const { task, config } = base();
     const a = validateExperiment({ base: config, axes: { 'training.learningRate': [0.001, 0.01] } }, join(task.dir, 'h.experiment.json'));
     const b = validateExperiment({ base: config, axes: { 'training.learningRate': [0.001, 0.01] } }, join(task.dir, 'h.experiment.json'));
     const c = validateExperiment({ base: config, axes: { 'training.learningRate': [0.001, 0.02] } }, join(task.dir, 'h.experiment.json'));
     assert.equal(a.hash, b.hash);
     assert.notEqual(a.hash, c.hash);
+    // A larger budget continues the same experiment.
+    const d = validateExperiment({ base: config, axes: { 'training.learningRate': [0.001, 0.01] }, budget: { minutes: 60 } }, join(task.dir, 'h.experiment.json'));
+    assert.equal(a.hash, d.hash);
   });
 });
