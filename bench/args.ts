@@ -1,6 +1,6 @@
 // Command-line options of the benchmark.
 
-export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue'] as const;
+export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue', 'quant'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -33,7 +33,8 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
-  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue
+  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue | quant
+                      (quant: Qwen2.5-0.5B- and Llama-3.2-1B-shaped random models at Q4_K)
                       (repeatable or a comma list; default all)
   --steps N           timed training steps per case and round (default tiny 5, small 2; --quick 3 and 1)
   --warmup N          warmup steps per case (default tiny 3, small 2, as torch; --quick 1)

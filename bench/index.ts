@@ -23,6 +23,7 @@ import { benchMonitor } from './monitor';
 import { benchPrompts } from './prompts';
 import { benchCatalogue } from './catalogue';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
+import { quantSection, runQuantCase } from './quant';
 
 const PROFILE_MODES: Mode[] = ['lora', 'full'];
 /** Our threads per training step by default: torch's recommended --threads here. */
@@ -341,6 +342,11 @@ async function main(): Promise<void> {
   // The children (one per case) and their gradient workers inherit it.
   if (!a.blas) process.env.ADAPT_LAB_BLAS = 'off';
   const choice = await selectBackend({ backend: a.backend });
+  if (a.case?.startsWith('quant:')) {
+    const [, shape, ...path] = a.case.split(':');
+    rep.emit(await runQuantCase(shape, path.join(':'), a.quick));
+    return;
+  }
   if (a.case) return childMain(a, rep, choice.name);
 
   const t0 = nowMs();
@@ -376,6 +382,7 @@ async function main(): Promise<void> {
   if (a.only.has('extension')) await benchExtension({ json: a.json });
   if (a.only.has('monitor')) await benchMonitor({ json: a.json });
   if (a.only.has('prompts')) await benchPrompts({ json: a.json });
+  if (a.only.has('quant')) quantSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 30 * 60_000 });
   if (a.only.has('catalogue')) await benchCatalogue({ json: a.json });
 
   const heap = wasmHeapBytes();
