@@ -65,6 +65,8 @@ export interface EvaluateOptions {
   samples?: number;
   /** False: no "evaluated" notification (the caller tells the user). */
   notify?: boolean;
+  /** 'llamacpp': also run the cases in llama.cpp (`--runtime llamacpp`). Default: the adaptLab.evaluation.runtime setting. */
+  runtime?: 'engine' | 'llamacpp';
 }
 
 export class Commands {
@@ -306,6 +308,8 @@ export class Commands {
       { label: 'peft', description: 'Hugging Face PEFT adapter', detail: 'adapter_config.json + adapter_model.safetensors (LoRA runs)', id: 'peft' },
       { label: 'merged-hf', description: 'merged model, Hugging Face safetensors folder', id: 'merged-hf' },
       { label: 'merged-gguf', description: 'merged model, GGUF (for llama.cpp, Ollama)', id: 'merged-gguf' },
+      { label: 'gguf-lora', description: 'LoRA adapter, GGUF (llama.cpp --lora, Ollama ADAPTER)', detail: 'adapter.gguf, for the base GGUF (LoRA runs)', id: 'gguf-lora' },
+      { label: 'ollama', description: 'Ollama model folder', detail: 'Modelfile (FROM, ADAPTER, TEMPLATE from the chat template, stop) with the GGUF adapter or merged model', id: 'ollama' },
     ], { title: `Export "${node.record.name}"`, placeholder: 'Which format?' });
     if (!format) return undefined;
     const out = outDir ?? await vscode.window.showInputBox({
@@ -344,6 +348,8 @@ export class Commands {
     if (options.probe) args.push('--probe', options.probe);
     if (options.maxTokens !== undefined) args.push('--max-tokens', String(options.maxTokens));
     if (options.samples !== undefined) args.push('--samples', String(options.samples));
+    const evalRuntime = options.runtime ?? vscode.workspace.getConfiguration('adaptLab').get<string>('evaluation.runtime', 'engine');
+    if (evalRuntime === 'llamacpp') args.push('--runtime', 'llamacpp');
     await this.runCliWithProgress(`Evaluating "${node.record.name}" on ${basename(picked.path)}…`, args, !promptsFile, [picked.path, ...(options.probe ? [options.probe] : [])]);
     this.s.runs.refresh(0);
     if (options.notify === false) return join(node.runDir, 'eval.json');

@@ -135,7 +135,7 @@ describe('Runs started from the extension', () => {
     assert.equal(readdirSync(join(runsDir(), '.pending')).length, 0);
   });
 
-  it('a short run finishes; Export Run (PEFT) and Evaluate Run work on it; Delete Run removes it and audits the deletion', async () => {
+  it('a short run finishes; Export Run (PEFT, Ollama) and Evaluate Run (with llama.cpp) work on it; Delete Run removes it and audits the deletion', async () => {
     const a = await api();
     const s = a.startRun(config('host-short', 6));
     const runDir = await s.started;
@@ -152,11 +152,17 @@ describe('Runs started from the extension', () => {
     assert.ok(out, 'the export ran');
     assert.ok(existsSync(join(out, 'adapter_config.json')) && existsSync(join(out, 'adapter_model.safetensors')), readdirSync(out).join(', '));
     assert.ok(readAudit(runsDir()).some((e) => e.action === 'exported' && e.runId === rec.id));
+    // The deployment formats: an Ollama folder with the GGUF LoRA adapter and its Modelfile.
+    const ollama = await vscode.commands.executeCommand<string>('adaptLab.exportRun', runDir, 'ollama', join(workspaceDir(), 'exports', 'host-short-ollama'));
+    assert.ok(ollama && existsSync(join(ollama, 'adapter.gguf')), readdirSync(ollama!).join(', '));
+    assert.match(readFileSync(join(ollama!, 'Modelfile'), 'utf8'), /^FROM .*stories260K\.gguf\nADAPTER \.\/adapter\.gguf$/m);
 
     const prompts = join(workspaceDir(), 'data', 'mood.prompts.jsonl');
     writeFileSync(prompts, ['Tom smiled at the sun. Tom was', 'Lily cried all day. Lily was'].map((p, i) => JSON.stringify({ prompt: p, expected: i ? ' sad' : ' happy', match: 'contains' })).join('\n') + '\n');
-    const report = await vscode.commands.executeCommand<string>('adaptLab.evaluateRun', runDir, prompts);
+    const report = await vscode.commands.executeCommand<string>('adaptLab.evaluateRun', runDir, prompts, { runtime: 'llamacpp', notify: false });
     assert.ok(report && existsSync(report), 'eval.json written');
+    const rt = JSON.parse(readFileSync(report!, 'utf8')).llamacpp;
+    assert.ok(rt && rt.adapted && rt.cases.length === 2, 'Evaluate Run with the llamacpp runtime puts llama.cpp beside the engine');
 
     assert.equal(await a.commands.deleteRun(node, true), true);
     assert.equal(existsSync(runDir), false);
