@@ -5,7 +5,7 @@ import { ChildProcess, fork, ForkOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { ModelInfo, parseModelInfo } from '../protocol/inspect';
-import { assertTrusted } from './trust';
+import { assertTrusted, RestrictedModeError } from './trust';
 import { installedModules } from './nativeBackend';
 
 let nativeDir: string | undefined;
@@ -86,7 +86,7 @@ export function runCli(rt: Runtime, args: string[], opts: { token?: vscode.Cance
     try {
       child = forkCli(rt, args, { cwd: opts.cwd });
     } catch (e) {
-      reject(new Error(`cannot start ${rt.execPath}: ${(e as Error).message}`));
+      reject(e instanceof RestrictedModeError ? e : new Error(`cannot start ${rt.execPath}: ${(e as Error).message}`));
       return;
     }
     let stdout = '';

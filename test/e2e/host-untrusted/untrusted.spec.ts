@@ -31,7 +31,7 @@ describe('Workspace trust (Restricted Mode)', () => {
 
   it('no model inspection, no trainer: each is refused with the reason before anything starts', async () => {
     const a = await api();
-    await assert.rejects(a.layers.setModel(join(workspaceDir(), 'model.gguf')), /adapt-lab inspect is not available in Restricted Mode: this workspace is not trusted/);
+    await assert.rejects(a.layers.setModel(join(workspaceDir(), 'model.gguf')), /^Error: adapt-lab inspect is not available in Restricted Mode: this workspace is not trusted/);
     const data = moodData();
     const runs = join(workspaceDir(), '.adapt-lab', 'runs');
     const before = existsSync(runs) ? readdirSync(runs).length : 0;
@@ -55,5 +55,13 @@ describe('Workspace trust (Restricted Mode)', () => {
     assert.ok(existsSync(join(workspaceDir(), '.adapt-lab', 'runs', 'planted', 'run.json')), 'the workspace holds a run');
     assert.deepEqual(a.runs.getChildren(), []);
     assert.equal(a.runsDirs()[0], join(workspaceDir(), '.adapt-lab', 'runs'));
+  });
+
+  it('the Adapt Lab views are shown empty, their welcome saying why (host-untrusted-final.png)', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('workbench.view.extension.adaptLab');
+    await sleep(1500);
+    assert.deepEqual(a.layers.getChildren(), []);
+    assert.deepEqual(a.runs.getChildren(), []);
   });
 });
