@@ -19,6 +19,7 @@ import { InspectNode } from './params';
 import { modelLabel, pickDataset, pickModel, pickOne, rememberModel } from './pickers';
 import { RunNode, runsDirs, RunsTreeProvider } from './runs';
 import { RunSession, TrainerManager } from './trainer';
+import { ModuleScore, parseSuggestResult } from '../protocol/suggest';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -420,7 +421,7 @@ export class Commands {
     this.s.layers.presetLastBlocks(n);
   }
 
-  async suggestLayers(data?: string, top = 5): Promise<{ path: string; score: number; params: number }[] | undefined> {
+  async suggestLayers(data?: string, top = 5): Promise<ModuleScore[] | undefined> {
     const layers = this.s.layers;
     if (!layers.info || !layers.modelPath) {
       await this.chooseModel();
@@ -430,7 +431,7 @@ export class Commands {
     const file = data ?? await pickDataset({ title: 'Suggest Layers' }, 'Which data to probe the gradients with?');
     if (!file) return undefined;
     const stdout = await this.runCliWithProgress(`Ranking the modules of ${modelLabel(model)} by gradient norm on ${basename(file)}…`, ['suggest', '--model', model, '--data', file, '--json'], false, [file]);
-    const parsed = JSON.parse(stdout) as { modules: { path: string; score: number; params: number }[] };
+    const parsed = parseSuggestResult(JSON.parse(stdout), `adapt-lab suggest --model ${model} --json`);
     layers.applySuggestions(parsed.modules, top);
     void vscode.commands.executeCommand('adaptLab.layers.focus');
     const names = parsed.modules.slice(0, top).map((m) => m.path.split('.').slice(-3).join('.')).join(', ');

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { basename, dirname, join } from 'node:path';
 import { tf } from '../tf';
 import { CausalLM } from '../model/model';
+import { loraDelta } from '../model/lora-adapter';
 import { internalShape, ParamSpec } from '../core/params';
 import { LlamaConfig, ModelConfig } from '../core/model-config';
 import { ggufToHfName, hfToGgufName, permuteRope, transpose2d } from '../model/loader';
@@ -28,7 +29,7 @@ export function mergedParam(model: CausalLM, spec: ParamSpec): Float32Array {
   // A quantized base weight is dequantized for this one tensor (merged exports are float).
   const merged = tf.tidy(() => {
     const w = model.quantized.has(spec.name) ? tf.tensor(model.values(spec.name), internalShape(spec), 'float32') : model.param(spec.name);
-    return tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank));
+    return tf.add(w, loraDelta(ad));
   });
   try {
     return Float32Array.from(merged.dataSync() as Float32Array);

@@ -2,6 +2,7 @@
 // bound 1/√in), B zero — the adapted model starts equal to the base.
 import { tf } from '../tf';
 import { CausalLM } from './model';
+import { loraAdapter, loraDelta } from './lora-adapter';
 import { internalShape } from '../core/params';
 import { Rng } from '../random';
 
@@ -26,17 +27,13 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
   for (let i = 0; i < a.length; i++) a[i] = (rng.next() * 2 - 1) * bound;
   model.lora.get(path)?.A.dispose();
   model.lora.get(path)?.B.dispose();
-  model.lora.set(path, {
-    A: tf.tidy(() => tf.variable(tf.tensor2d(a, [inF, spec.rank]), true)),
-    B: tf.tidy(() => tf.variable(tf.zeros([spec.rank, outF]), true)),
-    rank: spec.rank,
-    alpha: spec.alpha,
-    dropout: spec.dropout,
-  });
+  const A = tf.tidy(() => tf.variable(tf.tensor2d(a, [inF, spec.rank]), true));
+  const B = tf.tidy(() => tf.variable(tf.zeros([spec.rank, outF]), true));
+  model.lora.set(path, loraAdapter(A, B, spec));
 }
 
 /**
- * Folds every LoRA adapter into its base weight, W + (alpha/r)·A·B, and drops the adapters
+ * Folds every LoRA adapter into its base weight, W + loraDelta (= W + (alpha/r)·A·B), and drops the adapters
  * (PEFT's merge_and_unload), for inference: the adapted model then runs as fast as the base.
  * Adapters on quantized weights stay unmerged: merging would expand the weight to float32, and
  * the quantized product costs the same with or without the adapter's two thin matMuls.
@@ -47,7 +44,7 @@ export function mergeLora(model: CausalLM): number {
     const name = `${path}.weight`;
     if (model.quantized.has(name)) continue;
     const w = model.param(name);
-    const merged = tf.keep(tf.tidy(() => tf.add(w, tf.mul(tf.matMul(ad.A, ad.B), ad.alpha / ad.rank))));
+    const merged = tf.keep(tf.tidy(() => tf.add(w, loraDelta(ad))));
     model.setParam(name, merged);
     w.dispose();
     ad.A.dispose();

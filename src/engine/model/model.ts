@@ -7,17 +7,8 @@ import { internalShape, ParamSpec } from '../core/params';
 import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
 import { productsOnBlas } from '../native';
 import type { QuantizedMatrix } from '../core/formats/quant';
+import { LoraAdapter, loraOutput } from './lora-adapter';
 import { dequantizeParam, keepsQuantized, quantEmbed, quantLinear, storedShape } from './quantized';
-
-export interface LoraAdapter {
-  /** [in, r] in memory; PEFT's lora_A is its transpose [r, in]. */
-  A: tf.Variable;
-  /** [r, out] in memory; PEFT's lora_B is its transpose [out, r]. */
-  B: tf.Variable;
-  rank: number;
-  alpha: number;
-  dropout: number;
-}
 
 export interface KVCache {
   layers: { k: Tensor; v: Tensor }[];
@@ -169,8 +160,7 @@ export class CausalLM {
     if (ad) {
       let xi = x;
       if (ctx.train && ad.dropout > 0) xi = tf.dropout(x, ad.dropout, undefined, ctx.train.seed + ctx.seedCounter++);
-      const delta = linear(linear(xi, ad.A), ad.B);
-      y = tf.add(y, tf.mul(delta, ad.alpha / ad.rank));
+      y = tf.add(y, loraOutput(ad, xi));
     }
     return y;
   }

@@ -8,12 +8,7 @@ import { Rng } from '../random';
 import { loadDataset, makeBatches, packBatch } from './data';
 import { chatFormatFor } from '../chat/encode';
 
-export interface ModuleScore {
-  path: string;
-  /** Mean over batches of the Frobenius norm of the weight's gradient. */
-  score: number;
-  params: number;
-}
+import { ModuleScore } from '../../protocol/suggest';
 
 export function suggestModules(lm: LoadedModel, dataPath: string, o: { batches: number; batchSize: number; maxLength: number; seed: number }): ModuleScore[] {
   const { model, tokenizer } = lm;

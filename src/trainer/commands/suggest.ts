@@ -2,6 +2,7 @@ import { parse } from '../args';
 import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
 import { suggestModules } from '../../engine/train/suggest';
+import { parseSuggestResult } from '../../protocol/suggest';
 
 function int(v: string | undefined, name: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -26,7 +27,8 @@ export async function suggestCommand(args: string[]): Promise<number> {
   });
   const top = int(values.top, 'top', scores.length);
   const modules = scores.slice(0, top);
-  if (values.json) console.log(JSON.stringify({ modules, ms: Math.round(performance.now() - t0) }));
+  // Suggest Layers reads this back with parseSuggestResult: print nothing it would refuse.
+  if (values.json) console.log(JSON.stringify(parseSuggestResult({ modules, ms: Math.round(performance.now() - t0) }, 'suggest --json (before printing)')));
   else {
     console.log(`${'module'.padEnd(48)} ${'grad norm'.padStart(12)} ${'params'.padStart(12)}`);
     for (const m of modules) console.log(`${m.path.padEnd(48)} ${m.score.toExponential(3).padStart(12)} ${m.params.toLocaleString('en-US').padStart(12)}`);

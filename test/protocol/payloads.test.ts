@@ -1,9 +1,10 @@
-// The `inspect --json` payload's validator: what the CLI prints passes it (checked on a real
+// The validators of the --json payloads (inspect, suggest): what the CLI prints passes it (checked on a real
 // model), and each kind of damage is refused naming the field.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseModelInfo, validateModelInfo } from '../../src/protocol/inspect';
+import { parseSuggestResult, validateSuggestResult } from '../../src/protocol/suggest';
 import { sharedPath } from '../helpers/shared';
 
 describe('protocol/inspect', function () {
@@ -36,5 +37,15 @@ describe('protocol/inspect', function () {
     assert.deepEqual(damaged((v) => (v.config.family = 'mamba')), ['inspect.config.family: "mamba" is not llama or gpt2']);
     assert.deepEqual(validateModelInfo([]), ['inspect: not an object']);
     assert.throws(() => parseModelInfo({ ...printed, totalParams: -1 }, 'inspect m.gguf'), /^Error: inspect m\.gguf: inspect\.totalParams: not a non-negative integer$/);
+  });
+});
+
+describe('protocol/suggest', () => {
+  it('accepts a ranking and refuses damage, naming the field', () => {
+    const ok = { modules: [{ path: 'model.layers.0.mlp.up_proj', score: 0.5, params: 1024 }], ms: 12 };
+    assert.deepEqual(validateSuggestResult(ok), []);
+    assert.deepEqual(validateSuggestResult({ ...ok, modules: [{ path: 'x', score: NaN, params: 1 }] }), ['suggest.modules[0].score: not a finite number']);
+    assert.deepEqual(validateSuggestResult({ ms: 1 }), ['suggest.modules: not a list']);
+    assert.throws(() => parseSuggestResult({ ...ok, ms: -1 }, 'suggest m'), /^Error: suggest m: suggest\.ms: not a non-negative number$/);
   });
 });
