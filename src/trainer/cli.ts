@@ -17,6 +17,8 @@ commands:
   tokenize --model MODEL TEXT [--json] [--no-bos] [--special]
                                                  token ids and pieces of TEXT ("-": stdin); --special
                                                  reads special-token text such as <|im_start|> as tokens
+  preview-data --model MODEL --data FILE [--examples N] [--json]
+                                                 the data as training tokenizes it, trained tokens marked
   suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
                                                  rank linear modules by gradient norm on your data
   models [--json] [--folder DIR]...              models already on this machine (Hugging Face cache, Ollama,
@@ -46,6 +48,7 @@ const commands: Record<string, Command> = {
   models: async (a) => (await import('./commands/models')).modelsCommand(a),
   eval: async (a) => (await import('./commands/eval')).evalCommand(a),
   tokenize: async (a) => (await import('./commands/tokenize')).tokenizeCommand(a),
+  'preview-data': async (a) => (await import('./commands/preview')).previewCommand(a),
   experiment: async (a) => (await import('./commands/experiment')).experimentCommand(a),
 };
 
