@@ -89,7 +89,7 @@ describe('adapt-lab train (process)', function () {
     assert.match(audit, /"resumed"/);
   });
 
-  it('the shipped demo config leaves a resumable run when killed 30 steps in; the next reader marks it failed and audits it', async () => {
+  it('the shipped demo config leaves a resumable run when killed 17 steps in (before its first evaluation); the next reader marks it failed and audits it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-demo-kill-'));
     const demo = JSON.parse(readFileSync(resolve('samples/demo.config.json'), 'utf8'));
     const cfg = join(dir, 'demo.json');
@@ -97,7 +97,7 @@ describe('adapt-lab train (process)', function () {
       ...demo, model: resolve('samples', demo.model), runsDir: join(dir, 'runs'),
       data: Object.fromEntries(Object.entries(demo.data as Record<string, string>).map(([k, v]) => [k, resolve('samples', v)])),
     }));
-    const first = await runJsonl([cfg], (e, kill) => e.type === 'step' && e.step === 30 && kill());
+    const first = await runJsonl([cfg], (e, kill) => e.type === 'step' && e.step === 17 && kill());
     assert.equal(first.signal, 'SIGKILL');
     const runsDir = join(dir, 'runs');
     const killed = listRuns(runsDir)[0];
