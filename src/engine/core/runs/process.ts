@@ -106,9 +106,12 @@ export function processCommandLine(pid: number): string[] | undefined {
   return line?.split(/\s+/);
 }
 
-/** A trainer's command line: `<node> …cli.js train …` (or a packaged `adapt-lab train …`). */
+/**
+ * A trainer's command line: `<node> …cli.js train …` (or a packaged `adapt-lab train …`), or
+ * `… experiment …`, whose trials train in that process.
+ */
 function looksLikeTrainer(args: string[]): boolean {
-  return args.includes('train') && args.some((a) => /(^|[\\/])(cli\.js|adapt-lab)$/.test(a));
+  return (args.includes('train') || args.includes('experiment')) && args.some((a) => /(^|[\\/])(cli\.js|adapt-lab)$/.test(a));
 }
 
 /**

@@ -94,6 +94,12 @@ describe('runs: trust nothing run.json says about processes', () => {
     assert.equal(signalTrainer({ pid: child.pid!, startTime: start, token: 'x' }, 'SIGTERM'), true);
   });
 
+  it('an `adapt-lab experiment` process (its trials train in it) is a trainer too', async () => {
+    const child = await spawnIdle([join(tmp, 'cli.js'), 'experiment', 'sweep.json']);
+    children.push(child);
+    assert.equal(isTrainerAlive({ pid: child.pid!, startTime: processStartTime(child.pid!), token: 'x' }), true);
+  });
+
   it('in this process, only a trainer identity it holds counts as alive', () => {
     const id = newTrainerIdentity();
     assert.equal(isTrainerAlive(id), true);
