@@ -99,6 +99,7 @@ const REQUIRED = [
   'extension/samples/demo.prompts.jsonl',
   'extension/samples/demo.config.json',
   'extension/samples/probe.txt',
+  'extension/samples/replay.txt',
 ];
 
 /** The programs this build wrote (dist/*.js newer than `since`) but the bench: the extension may start any of them. */

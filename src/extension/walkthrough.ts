@@ -12,7 +12,7 @@ import { SessionEnd } from './trainer';
 
 export const SAMPLES_FOLDER = 'adapt-lab-samples';
 export const EMBEDDED_MODEL = join('models', 'adapt-lab-tiny');
-const DATA_FILES = ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt'] as const;
+const DATA_FILES = ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt', 'replay.txt'] as const;
 const CONFIG = 'demo.config.json';
 
 export interface SampleFiles {

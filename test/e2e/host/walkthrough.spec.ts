@@ -33,7 +33,7 @@ describe('Get started walkthrough', function () {
     const dir = join(workspaceDir(), 'adapt-lab-samples');
     assert.equal(files.dir, dir);
     assert.equal(files.inWorkspace, true);
-    for (const f of ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt', 'demo.config.json']) assert.ok(existsSync(join(dir, f)), `${f} copied`);
+    for (const f of ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt', 'replay.txt', 'demo.config.json']) assert.ok(existsSync(join(dir, f)), `${f} copied`);
     assert.equal(readFileSync(join(dir, 'train.jsonl'), 'utf8'), readFileSync(join(REPO, 'samples', 'train.jsonl'), 'utf8'));
     const config = JSON.parse(readFileSync(files.config, 'utf8'));
     assert.equal(config.model, join(REPO, 'models', 'adapt-lab-tiny'), 'the embedded model, by its absolute path');
