@@ -35,6 +35,7 @@ const QUANT_TOL = 0.75;
 const N = 40;
 
 describe('llama.cpp reference: quantized GGUF types (Llama)', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   let dir: string;
   let f32: string;
   before(async () => {
