@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
 import { permuteRope, transpose2d } from '../model/loader';
 import type { ExportSource } from './source';
+import { archOf } from '../core/model-config';
 import { ggufArchOf, ggufNameOf, ropeRowsPermuted } from './merged';
 
 export const GGUF_LORA_FILE = 'adapter.gguf';
@@ -43,7 +44,7 @@ export function ggufLoraContents(src: ExportSource, dtype: 'f32' | 'f16' = 'f32'
   const tensors: GgufWriteTensor[] = [];
   for (const path of paths) {
     const ad = model.lora.get(path)!;
-    const name = ggufNameOf(c.family, `${path}.weight`);
+    const name = ggufNameOf(archOf(c), `${path}.weight`);
     if (name === 'output.weight' || name === 'token_embd.weight') {
       throw new Error(`LoRA on "${path}" (${name}) is not exported to GGUF: llama.cpp's converter refuses adapters on the embeddings and the output head; export merged-gguf instead`);
     }

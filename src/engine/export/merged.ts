@@ -7,7 +7,9 @@ import { tf } from '../tf';
 import { CausalLM } from '../model/model';
 import { loraDelta } from '../model/lora-adapter';
 import { internalShape, ParamSpec } from '../core/params';
-import { LlamaConfig, ModelConfig } from '../core/model-config';
+import { archOf, DecoderArch, LlamaConfig, ModelConfig, RopeScaling } from '../core/model-config';
+import * as gemma from '../model/gemma';
+import { inverseFrequencies } from '../model/rope';
 import { ggufToHfName, hfToGgufName, permuteRope, transpose2d } from '../model/loader';
 import { readGguf, GgufType, type GgufTypedValue, type GgufWriteTensor, writeGguf } from '../core/formats/gguf';
 import { writeSafetensors } from '../core/formats/safetensors';
@@ -95,18 +97,7 @@ export function hfConfigJson(config: ModelConfig, ids: { bos?: number; eos?: num
       tie_word_embeddings: config.tiedHead, use_cache: true,
     };
   } else {
-    // Qwen2-style q/k/v biases: transformers' llama `attention_bias` also puts a bias on o_proj,
-    // which this model has not, so such a model is written as qwen2 (biases on q, k, v only).
-    const qwen = config.attentionBias;
-    c = {
-      architectures: [qwen ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'], model_type: qwen ? 'qwen2' : 'llama',
-      vocab_size: config.vocabSize, hidden_size: config.hidden, intermediate_size: config.intermediate,
-      num_hidden_layers: config.layers, num_attention_heads: config.heads, num_key_value_heads: config.kvHeads,
-      head_dim: config.headDim, hidden_act: 'silu', max_position_embeddings: config.maxPositions,
-      rms_norm_eps: tidyFloat(config.normEps), rope_theta: tidyFloat(config.ropeTheta), rope_scaling: null,
-      ...(qwen ? { use_sliding_window: false } : { attention_bias: false, mlp_bias: false, pretraining_tp: 1 }),
-      attention_dropout: 0, initializer_range: 0.02, tie_word_embeddings: config.tiedHead, use_cache: true,
-    };
+    c = llamaLineageConfigJson(config);
   }
   if (ids.bos !== undefined) c.bos_token_id = ids.bos;
   if (ids.eos !== undefined) c.eos_token_id = ids.eos;
@@ -114,6 +105,66 @@ export function hfConfigJson(config: ModelConfig, ids: { bos?: number; eos?: num
   out.torch_dtype = dtype === 'f16' ? 'float16' : 'float32';
   out.tie_word_embeddings = config.tiedHead;
   return out;
+}
+
+/** transformers' names of our decoders: model_type and architecture class. */
+const HF_NAMES: Record<DecoderArch, [string, string]> = {
+  llama: ['llama', 'LlamaForCausalLM'], mistral: ['mistral', 'MistralForCausalLM'], qwen2: ['qwen2', 'Qwen2ForCausalLM'],
+  qwen3: ['qwen3', 'Qwen3ForCausalLM'], gemma2: ['gemma2', 'Gemma2ForCausalLM'], gemma3: ['gemma3_text', 'Gemma3ForCausalLM'],
+  phi3: ['phi3', 'Phi3ForCausalLM'],
+};
+
+/** transformers' rope_scaling for our scaling (per-frequency factors have no transformers form). */
+function hfRopeScaling(s: RopeScaling | undefined): Record<string, unknown> | null {
+  if (!s) return null;
+  switch (s.type) {
+    case 'linear': return { rope_type: 'linear', factor: s.factor };
+    case 'dynamic': return { rope_type: 'dynamic', factor: s.factor };
+    case 'llama3': return { rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor, original_max_position_embeddings: s.originalMax };
+    case 'factors':
+      throw new Error('rope frequency factors from a GGUF rope_freqs tensor have no transformers rope_scaling; '
+        + 'export this model as merged-gguf instead (or start from its Hugging Face folder)');
+  }
+}
+
+/** config.json fields of a Llama-lineage model (transformers' names and defaults). */
+function llamaLineageConfigJson(config: LlamaConfig): Record<string, unknown> {
+  // Qwen2-style q/k/v biases: transformers' llama `attention_bias` also puts a bias on o_proj,
+  // which this model has not, so such a model is written as qwen2 (biases on q, k, v only).
+  const arch = config.attentionBias ? 'qwen2' : archOf(config) as DecoderArch;
+  const [modelType, cls] = HF_NAMES[arch];
+  const gemma = arch === 'gemma2' || arch === 'gemma3';
+  const c: Record<string, unknown> = {
+    architectures: [cls], model_type: modelType,
+    vocab_size: config.vocabSize, hidden_size: config.hidden, intermediate_size: config.intermediate,
+    num_hidden_layers: config.layers, num_attention_heads: config.heads, num_key_value_heads: config.kvHeads,
+    head_dim: config.headDim, max_position_embeddings: config.ropeScaling?.type === 'dynamic' ? config.ropeScaling.originalMax : config.maxPositions,
+    rms_norm_eps: tidyFloat(config.normEps), rope_theta: tidyFloat(config.ropeTheta), rope_scaling: hfRopeScaling(config.ropeScaling),
+    attention_dropout: 0, initializer_range: 0.02, tie_word_embeddings: config.tiedHead, use_cache: true,
+  };
+  if (gemma) c.hidden_activation = 'gelu_pytorch_tanh';
+  else c.hidden_act = 'silu';
+  if (arch === 'llama' || arch === 'mistral' || arch === 'qwen3') Object.assign(c, { attention_bias: false });
+  if (arch === 'llama') Object.assign(c, { mlp_bias: false, pretraining_tp: 1 });
+  const layers = config.slidingLayers;
+  if (arch === 'qwen2' || arch === 'qwen3') {
+    // transformers' Qwen: sliding from layer max_window_layers on.
+    const from = layers ? layers.indexOf(true) : config.slidingWindow ? 0 : -1;
+    if (layers && from >= 0 && layers.some((v, i) => v !== i >= from)) throw new Error('this sliding-window layer pattern has no Qwen config form');
+    Object.assign(c, { use_sliding_window: from >= 0, sliding_window: config.slidingWindow ?? null, max_window_layers: from >= 0 ? from : config.layers });
+  } else if (arch === 'mistral' || arch === 'phi3') {
+    c.sliding_window = config.slidingWindow ?? null;
+  } else if (gemma) {
+    c.sliding_window = config.slidingWindow ?? null;
+    if (layers) c.layer_types = layers.map((v) => (v ? 'sliding_attention' : 'full_attention'));
+    const g = config.gemma!;
+    Object.assign(c, {
+      query_pre_attn_scalar: g.queryPreAttnScalar, attn_logit_softcapping: g.attnSoftcap ?? null, final_logit_softcapping: g.finalSoftcap ?? null,
+      attention_bias: false,
+    });
+    if (arch === 'gemma3') c.rope_local_base_freq = g.ropeLocalTheta ?? config.ropeTheta;
+  }
+  return c;
 }
 
 const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json'];
@@ -184,19 +235,23 @@ export function writeMergedHf(src: ExportSource, dir: string, dtype: 'f32' | 'f1
  * The GGUF name of an HF parameter, checked by mapping it back. (loader.ts's hfToGgufName misses
  * GPT-2's `transformer.ln_f.{weight,bias}`, whose GGUF pattern captures weight|bias as group 1.)
  */
-export function ggufNameOf(family: 'llama' | 'gpt2', hfName: string): string {
-  let name = hfToGgufName(family, hfName);
-  if (name === undefined || ggufToHfName(family, name) !== hfName) {
-    const m = family === 'gpt2' ? /^transformer\.ln_f\.(weight|bias)$/.exec(hfName) : null;
+export function ggufNameOf(arch: DecoderArch | 'gpt2', hfName: string): string {
+  let name = hfToGgufName(arch, hfName);
+  if (name === undefined || ggufToHfName(arch, name) !== hfName) {
+    const m = arch === 'gpt2' ? /^transformer\.ln_f\.(weight|bias)$/.exec(hfName) : null;
     name = m ? `output_norm.${m[1]}` : undefined;
   }
-  if (name === undefined || ggufToHfName(family, name) !== hfName) throw new Error(`no GGUF name for tensor "${hfName}"`);
+  if (name === undefined || ggufToHfName(arch, name) !== hfName) throw new Error(`no GGUF name for tensor "${hfName}"`);
   return name;
 }
 
 /** The llama.cpp architecture a model whose base is not a GGUF file is written as. */
 export function ggufArchFor(config: ModelConfig): string {
-  return config.family === 'gpt2' ? 'gpt2' : config.attentionBias ? 'qwen2' : 'llama';
+  if (config.family === 'gpt2') return 'gpt2';
+  if (config.attentionBias) return 'qwen2';
+  // llama.cpp has no mistral architecture: converted Mistral models are llama (q/k permuted).
+  const arch = archOf(config);
+  return arch === 'mistral' ? 'llama' : arch;
 }
 
 /** The GGUF architecture of an export's base: the base file's own, or ggufArchFor. */
@@ -212,9 +267,13 @@ export function ropeRowsPermuted(config: ModelConfig, arch: string): config is L
 /** One merged parameter as a GGUF tensor: GGUF name, row-major shape, data in GGUF's layout. */
 function ggufTensor(model: CausalLM, spec: ParamSpec, arch: string, dtype: 'f32' | 'f16'): GgufWriteTensor {
   const c = model.config;
-  const name = ggufNameOf(c.family, spec.name);
+  const name = ggufNameOf(archOf(c), spec.name);
   let data = toHfLayout(spec, mergedParam(model, spec));
   let shape = spec.shape.slice();
+  if (c.family === 'llama' && (c.arch === 'gemma2' || c.arch === 'gemma3') && gemma.isShiftedNorm(spec.name)) {
+    // llama.cpp's Gemma norms are plain x̂·w: its converter stores 1 + w.
+    data = data.map((v) => v + gemma.NORM_SHIFT);
+  }
   if (ropeRowsPermuted(c, arch)) {
     // Back to Meta's interleaved rotary rows, which llama.cpp's llama architecture expects.
     const m = spec.name.match(/self_attn\.(q|k)_proj\.(weight|bias)$/);
@@ -237,7 +296,7 @@ const str = (value: string): GgufTypedValue => ({ type: GgufType.STRING, value }
 const FILE_TYPE = { f32: 0, f16: 1 } as const;
 
 /** Architecture metadata for a model whose base was not a GGUF file. */
-function archMetadata(config: ModelConfig, arch: string): [string, GgufTypedValue][] {
+function archMetadata(config: ModelConfig, arch: string, notes: string[]): [string, GgufTypedValue][] {
   const md: [string, GgufTypedValue][] = [];
   const k = (key: string, v: GgufTypedValue) => md.push([`${arch}.${key}`, v]);
   k('context_length', u32(config.maxPositions));
@@ -254,14 +313,70 @@ function archMetadata(config: ModelConfig, arch: string): [string, GgufTypedValu
     k('attention.layer_norm_rms_epsilon', f32(config.normEps));
     k('rope.freq_base', f32(config.ropeTheta));
     k('rope.dimension_count', u32(config.headDim));
-    if (config.headDim * config.heads !== config.hidden) {
+    if (config.headDim * config.heads !== config.hidden || arch === 'gemma2' || arch === 'gemma3') {
       k('attention.key_length', u32(config.headDim));
       k('attention.value_length', u32(config.headDim));
     }
+    md.push(...decoderMetadata(config, arch, notes));
   }
   k('vocab_size', u32(config.vocabSize));
   return md;
 }
+
+/** The period n of a layer pattern llama.cpp can express (layer i slides iff i % n < n − 1), or undefined. */
+function swaPeriod(layers: boolean[]): number | undefined {
+  for (let n = 1; n <= layers.length + 1; n++) if (layers.every((v, i) => v === i % n < n - 1)) return n;
+  return undefined;
+}
+
+/** Rope scaling, sliding windows and Gemma's extras as llama.cpp reads them for `arch`. */
+function decoderMetadata(c: LlamaConfig, arch: string, notes: string[]): [string, GgufTypedValue][] {
+  const md: [string, GgufTypedValue][] = [];
+  const k = (key: string, v: GgufTypedValue) => md.push([`${arch}.${key}`, v]);
+  const s = c.ropeScaling;
+  if (s?.type === 'dynamic') throw new Error('dynamic (NTK) rope scaling has no GGUF form that llama.cpp reads; export this model as merged-hf');
+  if (s?.type === 'linear') {
+    k('rope.scaling.type', str('linear'));
+    k('rope.scaling.factor', f32(s.factor));
+  }
+  if (c.slidingWindow) {
+    if (arch === 'gemma2' || arch === 'gemma3') {
+      const period = swaPeriod(c.slidingLayers ?? new Array(c.layers).fill(true));
+      if (period === undefined) throw new Error('this sliding-window layer pattern has no llama.cpp form (layer i slides iff i % n < n − 1)');
+      k('attention.sliding_window', u32(c.slidingWindow));
+      k('attention.sliding_window_pattern', u32(period));
+    } else if (arch === 'phi3') {
+      k('attention.sliding_window', u32(c.slidingWindow));
+      notes.push(`llama.cpp ignores Phi-3's sliding window (${c.slidingWindow}): it attends to the whole context`);
+    } else {
+      notes.push(`llama.cpp's ${arch} architecture has no sliding window: it attends to the whole context, not the last ${c.slidingWindow} positions`);
+    }
+  }
+  const g = c.gemma;
+  if (g) {
+    if (g.attnSoftcap) k('attn_logit_softcapping', f32(g.attnSoftcap));
+    if (g.finalSoftcap) k('final_logit_softcapping', f32(g.finalSoftcap));
+    if (arch === 'gemma3' && g.ropeLocalTheta !== undefined) k('rope.freq_base_swa', f32(g.ropeLocalTheta));
+    const big = (arch === 'gemma2' && c.layers === 46) || (arch === 'gemma3' && c.layers === 62);
+    const cppScalar = big ? c.hidden / c.heads : c.headDim;
+    if (cppScalar !== g.queryPreAttnScalar) {
+      notes.push(`llama.cpp scales ${arch} queries by 1/√${cppScalar}, this model by 1/√${g.queryPreAttnScalar} (query_pre_attn_scalar): its logits will differ`);
+    }
+    if (arch === 'gemma2' && !g.attnSoftcap) notes.push('llama.cpp soft-caps gemma2 attention at 50 when the GGUF gives no attn_logit_softcapping');
+  }
+  return md;
+}
+
+/** llama3 scaling (or GGUF factors) as llama.cpp's rope_freqs tensor: factor i = inv_freq_plain[i] / inv_freq_scaled[i]. */
+function ropeFreqsTensor(c: LlamaConfig): GgufWriteTensor | undefined {
+  const s = c.ropeScaling;
+  if (s?.type !== 'llama3' && s?.type !== 'factors') return undefined;
+  const spec = { theta: c.ropeTheta, dim: c.headDim, maxPositions: c.maxPositions };
+  const plain = inverseFrequencies(spec, 0);
+  const scaled = inverseFrequencies({ ...spec, scaling: s }, 0);
+  return { name: 'rope_freqs.weight', shape: [c.headDim / 2], data: Float32Array.from(plain, (f, i) => f / scaled[i]), type: 'F32' };
+}
+
 
 /** Writes `<dir>/model.gguf`; returns the file names written. */
 export function writeMergedGguf(src: ExportSource, dir: string, dtype: 'f32' | 'f16'): { names: string[]; notes: string[] } {
@@ -281,7 +396,7 @@ export function writeMergedGguf(src: ExportSource, dir: string, dtype: 'f32' | '
     if (src.chatTemplate) metadata.set('tokenizer.chat_template', str(src.chatTemplate));
     // The base file's tensor order; tensors the model does not hold (e.g. rope_freqs) are copied as they are.
     for (const t of file.tensors) {
-      const hf = ggufToHfName(c.family, t.name);
+      const hf = ggufToHfName(archOf(c), t.name);
       const spec = hf ? specByName.get(hf) : undefined;
       if (spec) {
         tensors.push(ggufTensor(model, spec, arch, dtype));
@@ -296,7 +411,9 @@ export function writeMergedGguf(src: ExportSource, dir: string, dtype: 'f32' | '
     metadata.set('general.architecture', str(arch));
     metadata.set('general.name', str(basename(src.base.path).replace(/\.safetensors$/, '')));
     metadata.set('general.file_type', u32(FILE_TYPE[dtype]));
-    for (const [k, v] of archMetadata(c, arch)) metadata.set(k, v);
+    for (const [k, v] of archMetadata(c, arch, notes)) metadata.set(k, v);
+    const freqs = c.family === 'llama' ? ropeFreqsTensor(c) : undefined;
+    if (freqs) tensors.push(freqs);
     const tokPath = join(hfBaseDir(src.base.path), 'tokenizer.json');
     if (existsSync(tokPath)) {
       const t = ggufTokenizerFromHf(JSON.parse(readFileSync(tokPath, 'utf8')), { vocabSize: c.vocabSize, tokenizer: src.tokenizer, chatTemplate: src.chatTemplate });

@@ -1,9 +1,12 @@
-// The Llama family (Llama 2/3, TinyLlama, SmolLM, Mistral, Qwen2): RMSNorm, rotary
-// positions (Hugging Face's rotate-half layout; GGUF's interleaved q/k rows are permuted on
-// load), SwiGLU MLP, grouped-query attention, optional q/k/v biases, tied or separate head.
+// The Llama family (Llama 2/3.x, TinyLlama, SmolLM2, Mistral, Qwen2/2.5, Qwen3): RMSNorm,
+// rotary positions (Hugging Face's rotate-half layout; GGUF's interleaved q/k rows are permuted
+// on load) with Llama 3's frequency scaling, SwiGLU MLP, grouped-query attention, optional
+// q/k/v biases (Qwen2), q/k norms per head (Qwen3), sliding-window attention (Mistral, Qwen2
+// with use_sliding_window), tied or separate head.
 import { tf, Tensor } from '../tf';
-import { LlamaConfig, ModelConfig } from '../core/model-config';
-import { attention, matmulConst, releaseTransposed, rmsNorm, silu } from './ops';
+import { LlamaConfig, ModelConfig, windowOf } from '../core/model-config';
+import { attention, rmsNorm, silu } from './ops';
+import { applyRope, disposeRopes, ropeSpec } from './rope';
 import { appendCache, CausalLM, Family, ForwardContext } from './model';
 import { ParamSpec } from '../core/params';
 
@@ -24,6 +27,10 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
     lin('self_attn.k_proj', kvOut, d, c.attentionBias);
     lin('self_attn.v_proj', kvOut, d, c.attentionBias);
     lin('self_attn.o_proj', d, qOut);
+    if (c.qkNorm) {
+      specs.push({ name: `${p}.self_attn.q_norm.weight`, shape: [c.headDim], layout: 'vector' });
+      specs.push({ name: `${p}.self_attn.k_norm.weight`, shape: [c.headDim], layout: 'vector' });
+    }
     specs.push({ name: `${p}.post_attention_layernorm.weight`, shape: [d], layout: 'vector' });
     lin('mlp.gate_proj', c.intermediate, d);
     lin('mlp.up_proj', c.intermediate, d);
@@ -34,76 +41,25 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
   return specs;
 }
 
-/** Rotary tables per model: cos/sin [positions, hd] and the rotate-half matrix R (x·R = rotate_half(x)). */
-interface Rope {
-  cos: Tensor;
-  sin: Tensor;
-  rot: Tensor;
-  positions: number;
-}
-const ropes = new WeakMap<CausalLM, Rope>();
-
-export function disposeRope(model: CausalLM): void {
-  const r = ropes.get(model);
-  if (r) releaseTransposed([r.rot]);
-  if (r) [r.cos, r.sin, r.rot].forEach((t) => t.dispose());
-  ropes.delete(model);
-}
-
-function ropeFor(model: CausalLM, needed: number): Rope {
-  const c = model.config as LlamaConfig;
-  const have = ropes.get(model);
-  if (have && have.positions >= needed) return have;
-  if (have) releaseTransposed([have.rot]);
-  if (have) [have.cos, have.sin, have.rot].forEach((t) => t.dispose());
-  const hd = c.headDim;
-  const half = hd / 2;
-  const positions = Math.min(c.maxPositions, Math.max(needed, 256) * 2);
-  const cos = new Float32Array(positions * hd);
-  const sin = new Float32Array(positions * hd);
-  for (let p = 0; p < positions; p++) {
-    for (let i = 0; i < half; i++) {
-      const f = p / Math.pow(c.ropeTheta, (2 * i) / hd);
-      cos[p * hd + i] = cos[p * hd + i + half] = Math.cos(f);
-      sin[p * hd + i] = sin[p * hd + i + half] = Math.sin(f);
-    }
-  }
-  const rot = new Float32Array(hd * hd);
-  for (let j = 0; j < half; j++) {
-    rot[(j + half) * hd + j] = -1;
-    rot[j * hd + j + half] = 1;
-  }
-  const rope: Rope = {
-    cos: tf.keep(tf.tensor2d(cos, [positions, hd])),
-    sin: tf.keep(tf.tensor2d(sin, [positions, hd])),
-    rot: tf.keep(tf.tensor2d(rot, [hd, hd])),
-    positions,
-  };
-  ropes.set(model, rope);
-  return rope;
-}
-
-/** x [B,T,H,hd] at positions past..past+T-1. */
-function applyRope(x: Tensor, rope: Rope, past: number): Tensor {
-  const [B, T, H, hd] = x.shape;
-  const cos = tf.slice(rope.cos, [past, 0], [T, hd]).reshape([1, T, 1, hd]);
-  const sin = tf.slice(rope.sin, [past, 0], [T, hd]).reshape([1, T, 1, hd]);
-  const rotated = matmulConst(x.reshape([B * T * H, hd]), rope.rot).reshape([B, T, H, hd]);
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
-}
-
 function block(model: CausalLM, i: number, h: Tensor, ctx: ForwardContext): Tensor {
   const c = model.config as LlamaConfig;
   const p = `model.layers.${i}`;
   return tf.tidy(() => {
     const [B, T] = h.shape;
-    const rope = ropeFor(model, ctx.past + T);
+    const rope = ropeSpec(c);
     const x = rmsNorm(h, model.param(`${p}.input_layernorm.weight`), c.normEps);
-    const q = applyRope(model.linear(`${p}.self_attn.q_proj`, x, ctx).reshape([B, T, c.heads, c.headDim]), rope, ctx.past);
-    const k0 = applyRope(model.linear(`${p}.self_attn.k_proj`, x, ctx).reshape([B, T, c.kvHeads, c.headDim]), rope, ctx.past);
+    let q = model.linear(`${p}.self_attn.q_proj`, x, ctx).reshape([B, T, c.heads, c.headDim]);
+    let k0 = model.linear(`${p}.self_attn.k_proj`, x, ctx).reshape([B, T, c.kvHeads, c.headDim]);
+    if (c.qkNorm) {
+      // Qwen3: each head of q and k RMS-normalised before the rotation.
+      q = rmsNorm(q, model.param(`${p}.self_attn.q_norm.weight`), c.normEps);
+      k0 = rmsNorm(k0, model.param(`${p}.self_attn.k_norm.weight`), c.normEps);
+    }
+    q = applyRope(model, rope, q, ctx.past);
+    k0 = applyRope(model, rope, k0, ctx.past);
     const v0 = model.linear(`${p}.self_attn.v_proj`, x, ctx).reshape([B, T, c.kvHeads, c.headDim]);
     const { k, v } = appendCache(ctx, i, k0, v0);
-    const a = attention(q, k, v, ctx.past);
+    const a = attention(q, k, v, ctx.past, { window: windowOf(c, i) });
     const h1 = tf.add(h, model.dropout(model.linear(`${p}.self_attn.o_proj`, a, ctx), ctx));
     const y = rmsNorm(h1, model.param(`${p}.post_attention_layernorm.weight`), c.normEps);
     const gate = silu(model.linear(`${p}.mlp.gate_proj`, y, ctx));
@@ -113,9 +69,27 @@ function block(model: CausalLM, i: number, h: Tensor, ctx: ForwardContext): Tens
   });
 }
 
+/** GGUF tensor names (llama.cpp's llama, mistral, qwen2 and qwen3 architectures) → Hugging Face names. */
+export const GGUF_NAMES: [RegExp, string][] = [
+  [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
+  [/^output_norm\.weight$/, 'model.norm.weight'],
+  [/^output\.weight$/, 'lm_head.weight'],
+  [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
+  [/^blk\.(\d+)\.attn_q\.(weight|bias)$/, 'model.layers.$1.self_attn.q_proj.$2'],
+  [/^blk\.(\d+)\.attn_k\.(weight|bias)$/, 'model.layers.$1.self_attn.k_proj.$2'],
+  [/^blk\.(\d+)\.attn_v\.(weight|bias)$/, 'model.layers.$1.self_attn.v_proj.$2'],
+  [/^blk\.(\d+)\.attn_q_norm\.weight$/, 'model.layers.$1.self_attn.q_norm.weight'],
+  [/^blk\.(\d+)\.attn_k_norm\.weight$/, 'model.layers.$1.self_attn.k_norm.weight'],
+  [/^blk\.(\d+)\.attn_output\.weight$/, 'model.layers.$1.self_attn.o_proj.weight'],
+  [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
+  [/^blk\.(\d+)\.ffn_gate\.weight$/, 'model.layers.$1.mlp.gate_proj.weight'],
+  [/^blk\.(\d+)\.ffn_up\.weight$/, 'model.layers.$1.mlp.up_proj.weight'],
+  [/^blk\.(\d+)\.ffn_down\.weight$/, 'model.layers.$1.mlp.down_proj.weight'],
+];
+
 export const family: Family = {
   paramSpecs,
-  dispose: disposeRope,
+  dispose: disposeRopes,
   embed: (model, ids, ctx) => {
     const [B, T] = ids.shape;
     const e = model.embedLookup(ids.reshape([-1]));

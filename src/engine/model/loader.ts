@@ -8,13 +8,16 @@ import { tf, Tensor } from '../tf';
 import { readGguf, GgufFile } from '../core/formats/gguf';
 import { FormatError } from '../core/formats/binary';
 import { readSafetensorsModel, readSafetensors } from '../core/formats/safetensors';
-import { readHfConfig } from '../core/formats/hfconfig';
+import { readHfConfig, type LlamaConfig as HfLlamaConfig } from '../core/formats/hfconfig';
 import { hasGgufMagic } from '../core/formats/gguf-header';
 import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../core/formats/limits';
 import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../core/formats/quant';
 import { keepsQuantized, storedShape } from './quantized';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
-import { checkConfig, ModelConfig } from '../core/model-config';
+import { archOf, checkConfig, DECODER_ARCHS, DecoderArch, LlamaConfig, ModelConfig, RopeScaling } from '../core/model-config';
+import * as llama from './llama';
+import * as gemma from './gemma';
+import * as phi3 from './phi3';
 import { GGUF_ARCHITECTURES } from '../core/architectures';
 import { CausalLM } from './model';
 import { familyOf } from './families';
@@ -91,21 +94,6 @@ function metaOf(file: GgufFile) {
   return { get, num };
 }
 
-const LLAMA_GGUF_NAMES: [RegExp, string][] = [
-  [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
-  [/^output_norm\.weight$/, 'model.norm.weight'],
-  [/^output\.weight$/, 'lm_head.weight'],
-  [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
-  [/^blk\.(\d+)\.attn_q\.(weight|bias)$/, 'model.layers.$1.self_attn.q_proj.$2'],
-  [/^blk\.(\d+)\.attn_k\.(weight|bias)$/, 'model.layers.$1.self_attn.k_proj.$2'],
-  [/^blk\.(\d+)\.attn_v\.(weight|bias)$/, 'model.layers.$1.self_attn.v_proj.$2'],
-  [/^blk\.(\d+)\.attn_output\.weight$/, 'model.layers.$1.self_attn.o_proj.weight'],
-  [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
-  [/^blk\.(\d+)\.ffn_gate\.weight$/, 'model.layers.$1.mlp.gate_proj.weight'],
-  [/^blk\.(\d+)\.ffn_up\.weight$/, 'model.layers.$1.mlp.up_proj.weight'],
-  [/^blk\.(\d+)\.ffn_down\.weight$/, 'model.layers.$1.mlp.down_proj.weight'],
-];
-
 const GPT2_GGUF_NAMES: [RegExp, string][] = [
   [/^token_embd\.weight$/, 'transformer.wte.weight'],
   [/^position_embd\.weight$/, 'transformer.wpe.weight'],
@@ -119,14 +107,22 @@ const GPT2_GGUF_NAMES: [RegExp, string][] = [
   [/^blk\.(\d+)\.ffn_down\.(weight|bias)$/, 'transformer.h.$1.mlp.c_proj.$2'],
 ];
 
+/** The GGUF ↔ Hugging Face name table of a decoder ('llama' for the whole llama.ts family). */
+function ggufNames(arch: DecoderArch | 'gpt2'): [RegExp, string][] {
+  if (arch === 'gpt2') return GPT2_GGUF_NAMES;
+  if (arch === 'gemma2' || arch === 'gemma3') return gemma.GGUF_NAMES;
+  if (arch === 'phi3') return phi3.GGUF_NAMES;
+  return llama.GGUF_NAMES;
+}
+
 /** HF name for a GGUF tensor name, and the reverse (for the GGUF export). */
-export function ggufToHfName(family: 'llama' | 'gpt2', name: string): string | undefined {
-  for (const [re, to] of family === 'llama' ? LLAMA_GGUF_NAMES : GPT2_GGUF_NAMES) if (re.test(name)) return name.replace(re, to);
+export function ggufToHfName(arch: DecoderArch | 'gpt2', name: string): string | undefined {
+  for (const [re, to] of ggufNames(arch)) if (re.test(name)) return name.replace(re, to);
   return undefined;
 }
 
-export function hfToGgufName(family: 'llama' | 'gpt2', name: string): string | undefined {
-  for (const [re, to] of family === 'llama' ? LLAMA_GGUF_NAMES : GPT2_GGUF_NAMES) {
+export function hfToGgufName(arch: DecoderArch | 'gpt2', name: string): string | undefined {
+  for (const [re, to] of ggufNames(arch)) {
     // The GGUF regex's groups, in order: `$k` in the HF template stands for group k.
     const groups = re.source.match(/\([^)]*\)/g) ?? [];
     const back = new RegExp('^' + to.replace(/\./g, '\\.').replace(/\$(\d)/g, (_, k) => groups[Number(k) - 1]) + '$');
@@ -177,6 +173,29 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   return out;
 }
 
+/**
+ * Rotary scaling of a GGUF file, as llama.cpp reads it: a rope_freqs tensor (llama3 scaling,
+ * converted to per-frequency factors), or rope.scaling.type linear with its factor. Types we do
+ * not implement (yarn, longrope and Phi-3's long/short factor tensors) are refused by name.
+ */
+function ggufRopeScaling(file: GgufFile, arch: string, src: string): RopeScaling | undefined {
+  const { get } = metaOf(file);
+  const longrope = file.tensors.find((t) => /^rope_factors_(long|short)\.weight$/.test(t.name));
+  if (longrope) throw new Error(`${src}: tensor "${longrope.name}" is longrope scaling (Phi-3 128k / Phi-3.5), which is not supported`);
+  const freqs = file.tensors.find((t) => t.name === 'rope_freqs.weight');
+  const type = get(`${arch}.rope.scaling.type`);
+  const factor = Number(get(`${arch}.rope.scaling.factor`) ?? get(`${arch}.rope.scale_linear`) ?? 0);
+  if (type !== undefined && type !== 'none' && type !== 'linear') {
+    throw new Error(`${src}: ${arch}.rope.scaling.type "${String(type)}" is not supported (supported: none, linear, and a rope_freqs tensor)`);
+  }
+  if (freqs) {
+    if (factor && factor !== 1) throw new Error(`${src}: both a rope_freqs tensor and ${arch}.rope.scaling.factor ${factor}; only one is supported`);
+    return { type: 'factors', factors: [...file.loadTensor(freqs.name)] };
+  }
+  // llama.cpp applies a factor whatever the type says (linear when absent).
+  return factor && factor !== 1 ? { type: 'linear', factor } : undefined;
+}
+
 function configFromGguf(file: GgufFile): ModelConfig {
   const { get, num } = metaOf(file);
   const arch = String(get('general.architecture') ?? '');
@@ -188,24 +207,56 @@ function configFromGguf(file: GgufFile): ModelConfig {
   const embd = tensor('token_embd.weight');
   if (!embd) throw new Error(`${src}: tensor "token_embd.weight" is missing`);
   const vocabSize = embd.shape[0];
-  if (arch === 'llama' || arch === 'mistral' || arch === 'qwen2') {
+  if ((DECODER_ARCHS as readonly string[]).includes(arch)) {
     const hidden = num(`${arch}.embedding_length`);
     const heads = num(`${arch}.attention.head_count`);
-    const c: ModelConfig = {
+    const layers = num(`${arch}.block_count`);
+    const headDim = num(`${arch}.attention.key_length`, hidden / heads);
+    const gemma = arch === 'gemma2' || arch === 'gemma3';
+    const c: LlamaConfig = {
       family: 'llama',
+      arch: arch as DecoderArch,
       vocabSize,
       hidden,
       intermediate: num(`${arch}.feed_forward_length`),
-      layers: num(`${arch}.block_count`),
+      layers,
       heads,
       kvHeads: num(`${arch}.attention.head_count_kv`, heads),
-      headDim: num(`${arch}.attention.key_length`, hidden / heads),
+      headDim,
       maxPositions: num(`${arch}.context_length`, 2048),
       normEps: num(`${arch}.attention.layer_norm_rms_epsilon`, 1e-5),
       ropeTheta: num(`${arch}.rope.freq_base`, 10000),
       attentionBias: !!tensor('blk.0.attn_q.bias'),
       tiedHead: !tensor('output.weight'),
+      ropeScaling: ggufRopeScaling(file, arch, src),
+      qkNorm: !!tensor('blk.0.attn_q_norm.weight'),
     };
+    const rotDims = get(`${arch}.rope.dimension_count`);
+    // (More dims than a head holds is a corrupt count: the tensor shape checks name it.)
+    if (rotDims !== undefined && Number(rotDims) < headDim) {
+      throw new Error(`${src}: ${arch}.rope.dimension_count ${String(rotDims)} rotates part of each ${headDim}-dim head, which is not supported`);
+    }
+    // Sliding windows as llama.cpp sets them per architecture (llama.cpp leaves Phi-3's off;
+    // we keep it, as transformers does, so a GGUF and its HF folder compute alike).
+    const window = num(`${arch}.attention.sliding_window`, arch === 'gemma2' ? 4096 : 0);
+    if (window > 0 && arch !== 'qwen2' && arch !== 'qwen3' && arch !== 'llama') {
+      c.slidingWindow = window;
+      if (gemma) {
+        const n = num(`${arch}.attention.sliding_window_pattern`, arch === 'gemma2' ? 2 : 6);
+        c.slidingLayers = Array.from({ length: layers }, (_, i) => n === 0 || i % n < n - 1);
+      }
+    }
+    if (gemma) {
+      // llama.cpp scales queries by 1/√(hidden/heads) for the 27B models and 1/√head_dim otherwise
+      // (the GGUF does not carry query_pre_attn_scalar).
+      const big = (arch === 'gemma2' && layers === 46) || (arch === 'gemma3' && layers === 62);
+      c.gemma = {
+        queryPreAttnScalar: big ? hidden / heads : headDim,
+        attnSoftcap: arch === 'gemma2' ? num('gemma2.attn_logit_softcapping', 50) : undefined,
+        finalSoftcap: num(`${arch}.final_logit_softcapping`, arch === 'gemma2' ? 30 : 0) || undefined,
+        ropeLocalTheta: arch === 'gemma3' && c.slidingWindow ? num('gemma3.rope.freq_base_swa', 10000) : undefined,
+      };
+    }
     return c;
   }
   if (arch === 'gpt2') {
@@ -230,7 +281,7 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
   const src = basename(file.path);
   const byHf = new Map<string, string>();
   for (const t of file.tensors) {
-    const hf = ggufToHfName(config.family, t.name);
+    const hf = ggufToHfName(archOf(config), t.name);
     if (hf) byHf.set(hf, t.name);
   }
   const arch = String(metaOf(file).get('general.architecture'));
@@ -262,6 +313,9 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
           const heads = m[1] === 'q' ? config.heads : config.kvHeads;
           data = permuteRope(data, shape[0], shape.length > 1 ? shape[1] : 1, heads);
         }
+      }
+      if (config.family === 'llama' && (config.arch === 'gemma2' || config.arch === 'gemma3') && gemma.isShiftedNorm(name)) {
+        data = data.map((v) => v - gemma.NORM_SHIFT);
       }
       if (transposed(name, shape)) {
         // GGUF keeps nn.Linear's [out, in]; Hugging Face's GPT-2 Conv1D is [in, out].
@@ -314,13 +368,24 @@ export function configFromHf(configPath: string): ModelConfig {
     return { family: 'gpt2', vocabSize: c.vocabSize, hidden: c.nEmbd, layers: c.nLayer, heads: c.nHead, headDim: c.nEmbd / c.nHead, maxPositions: c.nPositions, normEps: c.layerNormEpsilon, tiedHead: c.tieWordEmbeddings };
   }
   if (c.attentionOutputBias || c.mlpBias) throw new Error(`${src}: biases on o_proj or the MLP are not supported`);
-  if (c.hiddenAct !== 'silu') throw new Error(`${src}: hidden_act "${c.hiddenAct}" is not supported (silu)`);
+  const arch = ARCH_OF_MODEL_TYPE[c.modelType];
+  const gemma = arch === 'gemma2' || arch === 'gemma3';
+  // Gemma's MLP is GELU (tanh approximation); the others' SwiGLU.
+  const act = gemma ? ['gelu_pytorch_tanh', 'gelu_new'] : ['silu'];
+  if (!act.includes(c.hiddenAct)) throw new Error(`${src}: ${gemma ? 'hidden_activation' : 'hidden_act'} "${c.hiddenAct}" is not supported (${act.join(', ')})`);
+  if (c.attentionBias && arch !== 'qwen2' && arch !== 'llama' && arch !== 'mistral') throw new Error(`${src}: attention_bias is not supported for ${c.modelType}`);
   return {
-    family: 'llama', vocabSize: c.vocabSize, hidden: c.hiddenSize, intermediate: c.intermediateSize, layers: c.numHiddenLayers,
-    heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxPositions: c.maxPositionEmbeddings,
+    family: 'llama', arch, vocabSize: c.vocabSize, hidden: c.hiddenSize, intermediate: c.intermediateSize, layers: c.numHiddenLayers,
+    heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxPositions: c.contextLength,
     normEps: c.rmsNormEps, ropeTheta: c.ropeTheta, attentionBias: c.attentionBias, tiedHead: c.tieWordEmbeddings,
+    ropeScaling: c.ropeScaling, qkNorm: c.qkNorm || undefined, slidingWindow: c.slidingWindow, slidingLayers: c.slidingLayers, gemma: c.gemma,
   };
 }
+
+/** transformers' model_type → our decoder. */
+const ARCH_OF_MODEL_TYPE: Record<HfLlamaConfig['modelType'], DecoderArch> = {
+  llama: 'llama', mistral: 'mistral', qwen2: 'qwen2', qwen3: 'qwen3', gemma2: 'gemma2', gemma3_text: 'gemma3', phi3: 'phi3',
+};
 
 // ------------------------------------------------------------------------------ common
 

@@ -36,6 +36,8 @@ export interface Family {
   embed(model: CausalLM, ids: Tensor, ctx: ForwardContext): Tensor;
   block(model: CausalLM, layer: number, h: Tensor, ctx: ForwardContext): Tensor;
   finalNorm(model: CausalLM, h: Tensor): Tensor;
+  /** What the family does to the head's logits (Gemma 2: tanh soft-capping). */
+  finalLogits?(model: CausalLM, logits: Tensor): Tensor;
   /** Module path of the token embedding table (the tied head reads it). */
   embeddingName: string;
   headName: string;
@@ -216,6 +218,7 @@ export class CausalLM {
       } else {
         logits = this.linear(this.family.headName, n2, ctx);
       }
+      if (this.family.finalLogits) logits = this.family.finalLogits(this, logits);
       return logits.reshape([...lead, this.config.vocabSize]);
     });
   }

@@ -284,16 +284,31 @@ export function clearOpCaches(): void {
   clearOnes();
   clearGroupMasks();
 }
-/** Additive causal mask [Tq, Tk] for queries at absolute positions past..past+Tq-1. */
-function causalMask(tq: number, tk: number, past: number): Tensor {
-  const key = `${tq}x${tk}@${past}`;
+/**
+ * Additive causal mask [Tq, Tk] for queries at absolute positions past..past+Tq-1; with a
+ * sliding `window`, keys `window` or more positions behind the query are masked too.
+ */
+function causalMask(tq: number, tk: number, past: number, window = 0): Tensor {
+  const key = `${tq}x${tk}@${past}w${window}`;
   const hit = maskCache.get(key);
   if (hit && !hit.isDisposed) return hit;
   const m = new Float32Array(tq * tk);
-  for (let i = 0; i < tq; i++) for (let j = past + i + 1; j < tk; j++) m[i * tk + j] = -1e9;
+  for (let i = 0; i < tq; i++) {
+    for (let j = past + i + 1; j < tk; j++) m[i * tk + j] = -1e9;
+    if (window) for (let j = 0; j <= past + i - window && j < tk; j++) m[i * tk + j] = -1e9;
+  }
   const t = tf.keep(tf.tensor2d(m, [tq, tk]));
   if (past === 0 && maskCache.size < 64) maskCache.set(key, t);
   return t;
+}
+
+export interface AttentionOptions {
+  /** Score scale (default head_dim^-1/2; Gemma: query_pre_attn_scalar^-1/2). */
+  scale?: number;
+  /** Sliding window: each query sees its latest `window` positions, itself included. */
+  window?: number;
+  /** Gemma 2: scores become cap·tanh(scores/cap) before the mask and softmax. */
+  softcap?: number;
 }
 
 /**
@@ -301,18 +316,21 @@ function causalMask(tq: number, tk: number, past: number): Tensor {
  * q [B,Tq,H,hd]; k, v [B,Tk,KVH,hd]; the queries sit at positions past..past+Tq-1.
  * Returns [B,Tq,H*hd].
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor {
+export function attention(q: Tensor, k: Tensor, v: Tensor, past: number, opts: AttentionOptions = {}): Tensor {
   const [B, Tq, H, hd] = q.shape;
   const [, Tk, KVH] = k.shape as number[];
   const group = H / KVH;
-  const scale = 1 / Math.sqrt(hd);
-  // Keys past the queries (a fixed-capacity cache's unfilled rows) are masked too.
-  const needMask = Tq > 1 || Tk > past + Tq;
-  const mask = needMask ? causalMask(Tq, Tk, past) : undefined;
+  const scale = opts.scale ?? 1 / Math.sqrt(hd);
+  const window = opts.window ?? 0;
+  // Keys past the queries (a fixed-capacity cache's unfilled rows) are masked too, and with a
+  // window the keys that fell out of it.
+  const needMask = Tq > 1 || Tk > past + Tq || (window > 0 && past + Tq > window);
+  const mask = needMask ? causalMask(Tq, Tk, past, window) : undefined;
   const out = tf.tidy(() => {
     // One query (decoding with a cache) does few FLOPs: the batched product is cheapest then,
-    // and it reads nothing back from the wasm heap.
-    if (!fastPath || Tq === 1) {
+    // and it reads nothing back from the wasm heap. Soft-capped scores take this generic path
+    // too (autodiff through tanh; the headwise op's backward pass does not model the cap).
+    if (!fastPath || Tq === 1 || opts.softcap) {
       let kk = k, vv = v;
       if (group > 1) {
         kk = tf.stack(new Array(group).fill(k), 3).reshape([B, Tk, H, hd]);
@@ -322,6 +340,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, past: number): Tensor
       const kh = tf.transpose(kk, [0, 2, 1, 3]);
       const vh = tf.transpose(vv, [0, 2, 1, 3]);
       let s = tf.mul(tf.matMul(qh, kh, false, true), scale);
+      if (opts.softcap) s = tf.mul(tf.tanh(tf.div(s, opts.softcap)), opts.softcap);
       if (mask) s = tf.add(s, mask);
       const o = tf.matMul(tf.softmax(s), vh);
       return tf.transpose(o, [0, 2, 1, 3]).reshape([B, Tq, H * hd]);

@@ -69,8 +69,8 @@ describe('formats/hfconfig', () => {
     bad({ ...llama, num_key_value_heads: 3 }, /field "num_key_value_heads" is 3; expected a divisor/);
     bad({ ...llama, eos_token_id: 'x' }, /field "eos_token_id"/);
     bad({ ...llama, tie_word_embeddings: 1 }, /field "tie_word_embeddings" is 1; expected true or false/);
-    bad({ ...llama, model_type: 'bert' }, /model_type "bert" is not supported \(supported: llama, mistral, qwen2, gpt2\)/);
-    bad({ hidden_size: 3 }, /field "model_type" is missing \(supported: llama, mistral, qwen2, gpt2\)/);
+    bad({ ...llama, model_type: 'bert' }, /model_type "bert" is not supported \(supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3, gpt2\)/);
+    bad({ hidden_size: 3 }, /field "model_type" is missing \(supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3, gpt2\)/);
     bad({ model_type: 'gpt2', n_embd: 4, n_layer: 1, n_head: 2, vocab_size: 10 }, /field "n_ctx" is missing/);
     bad('{ nope', /^cfg\.json: is not valid JSON/);
     bad('[1]', /^cfg\.json: is not a JSON object/);
