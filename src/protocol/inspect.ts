@@ -50,6 +50,10 @@ export interface ModelInfo {
   headName: string;
   backend?: string;
   tokenizer?: { kind: string; vocabSize: number } | null;
+  /** The decoder within the family (llama, qwen3, gemma2, phi3, ..., gpt2). */
+  arch?: string;
+  /** inspect's estimate of LoRA training memory (rank 8 on every linear layer but the head). */
+  loraMemory?: { rank: number; batchSize: number; maxLength: number; threads: number; trainableParams: number; bytes: number; heapBytes: number; activations: number; weights: number; optimizer: number };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -50,7 +50,7 @@ function randomValues(spec: ParamSpec, rng: Rng, normOffset: boolean, hidden: nu
 export interface RandomModel {
   /** The Hugging Face folder. */
   hfDir: string;
-  /** The same weights as an F32 GGUF, written by the merged-GGUF export. */
+  /** The same weights as an F32 GGUF, written by the merged-GGUF export ('' when not asked for). */
   gguf: string;
 }
 
@@ -58,7 +58,7 @@ export interface RandomModel {
  * Writes `<dir>/hf/` (config.json = `config` with vocab_size 512 and the tokenizer's ids) and
  * `<dir>/model.gguf`. `normOffset`: the family's norm weights are stored as offsets from 1.
  */
-export async function writeRandomModel(dir: string, config: Record<string, unknown>, opts: { seed?: number; normOffset?: boolean } = {}): Promise<RandomModel> {
+export async function writeRandomModel(dir: string, config: Record<string, unknown>, opts: { seed?: number; normOffset?: boolean; gguf?: boolean } = {}): Promise<RandomModel> {
   const hfDir = join(dir, 'hf');
   mkdirSync(hfDir, { recursive: true });
   const vocabMeta = readGguf(VOCAB_SOURCE).metadata as Map<string, unknown>;
@@ -75,6 +75,7 @@ export async function writeRandomModel(dir: string, config: Record<string, unkno
   }));
   writeSafetensors(join(hfDir, 'model.safetensors'), tensors);
 
+  if (opts.gguf === false) return { hfDir, gguf: '' };
   const lm = await loadModel(hfDir);
   try {
     writeMergedGguf({ model: lm.model, base: { format: 'hf', path: hfDir }, tokenizer: lm.tokenizer, chatTemplate: lm.chatTemplate }, dir, 'f32');

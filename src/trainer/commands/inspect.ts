@@ -3,6 +3,24 @@ import { selectBackend } from '../../engine/backend';
 import { loadModel } from '../../engine/model/loader';
 import { moduleTree, renderTree, formatCount } from '../../engine/core/modules';
 import { ModelInfo, parseModelInfo } from '../../protocol/inspect';
+import { archOf } from '../../engine/core/model-config';
+import { CausalLM } from '../../engine/model/model';
+import { estimateTrainingMemory, formatBytes, MemoryEstimate } from '../../engine/core/memory';
+
+/** What `inspect` assumes for its LoRA memory estimate: Adapt Model's defaults. */
+const LORA_ESTIMATE = { rank: 8, batchSize: 8, maxLength: 256, threads: 1 };
+
+/** Peak memory of LoRA (rank 8) on every linear layer but the head, batch 8 × 256 tokens, one thread. */
+function loraEstimate(model: CausalLM): MemoryEstimate & { trainableParams: number } {
+  let trainable = 0;
+  for (const s of model.specs) {
+    if ((s.layout !== 'linear' && s.layout !== 'conv1d') || !s.name.endsWith('.weight')) continue;
+    if (s.name === `${model.family.headName}.weight`) continue;
+    trainable += LORA_ESTIMATE.rank * (s.shape[0] + s.shape[1]);
+  }
+  const est = estimateTrainingMemory(model.config, { batchSize: LORA_ESTIMATE.batchSize, maxLength: LORA_ESTIMATE.maxLength, totalParams: model.numParams + trainable, trainableParams: trainable, firstTrainableLayer: 0, threads: LORA_ESTIMATE.threads, weightBytes: model.weightBytes() });
+  return { ...est, trainableParams: trainable };
+}
 
 export async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' }, config: { type: 'string' } });
@@ -17,16 +35,24 @@ export async function inspectCommand(args: string[]): Promise<number> {
     const info: ModelInfo = {
       name: lm.name, path, format: lm.format, family: lm.model.config.family, config: lm.model.config, totalParams: total, tensors, tree,
       embeddingName: lm.model.family.embeddingName, headName: lm.model.family.headName,
+      arch: archOf(lm.model.config), loraMemory: { ...LORA_ESTIMATE, ...loraEstimate(lm.model) },
       backend: backend.name, tokenizer: lm.tokenizer ? { kind: lm.tokenizer.kind, vocabSize: lm.tokenizer.vocabSize } : null,
     };
     // The extension reads this back with parseModelInfo: print nothing it would refuse.
     console.log(JSON.stringify(parseModelInfo(info, 'inspect --json (before printing)'), null, 1));
   } else {
     const c = lm.model.config;
-    console.log(`${lm.name}: ${c.family}, ${lm.format.toUpperCase()}, ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads, vocab ${c.vocabSize}, context ${c.maxPositions}`);
+    console.log(`${lm.name}: ${archOf(c)}, ${lm.format.toUpperCase()}, ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads, vocab ${c.vocabSize}, context ${c.maxPositions}`);
     console.log(`${'module'.padEnd(44)} ${'shape dtype'.padEnd(22)} ${'parameters'.padStart(14)}`);
     for (const line of renderTree(tree)) console.log(line);
     console.log(`total: ${formatCount(total)} parameters in ${lm.model.specs.length} tensors`);
+    const counts = new Map<string, number>();
+    for (const s of lm.model.specs) { const d = lm.dtypes.get(s.name) ?? '?'; counts.set(d, (counts.get(d) ?? 0) + 1); }
+    console.log(`tensor types: ${[...counts].map(([d, n]) => `${d} ×${n}`).join(', ')}`);
+    const mem = loraEstimate(lm.model);
+    console.log(`LoRA training estimate (rank ${LORA_ESTIMATE.rank} on every linear layer but the head, ${formatCount(mem.trainableParams)} trainable; `
+      + `batch ${LORA_ESTIMATE.batchSize} × ${LORA_ESTIMATE.maxLength} tokens, ${LORA_ESTIMATE.threads} thread): ${formatBytes(mem.bytes)} `
+      + `(weights ${formatBytes(mem.weights)}, activations ${formatBytes(mem.activations)}, optimizer ${formatBytes(mem.optimizer)})`);
   }
   lm.model.dispose();
   return 0;
