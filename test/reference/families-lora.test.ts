@@ -40,6 +40,7 @@ async function loraRun(dir: string, model: string): Promise<string> {
 }
 
 describe('llama.cpp reference: LoRA per family (train, PEFT keys, merged GGUF)', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   let dir: string;
   before(async () => {
     await selectBackend({ backend: 'wasm' });

@@ -15,6 +15,7 @@ import { loadModel } from '../../src/engine/model/loader';
 const N = 40;
 
 describe('llama.cpp reference: random models per family', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   let dir: string;
   before(async () => {
     await selectBackend({ backend: 'wasm' });

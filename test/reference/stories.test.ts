@@ -10,6 +10,7 @@ import { loadModel } from '../../src/engine/model/loader';
 const MODEL = sharedPath('models/stories260K/stories260K.gguf');
 
 describe('llama.cpp reference: stories260K', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   before(() => {
     // A missing model is a broken checkout, not a reason to pass: fail naming the file.
     assert.ok(existsSync(MODEL), `${MODEL} is missing (shared/models/stories260K)`);

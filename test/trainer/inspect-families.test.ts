@@ -13,6 +13,7 @@ const CLI = resolve('dist/cli.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 describe('adapt-lab inspect: families', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   let dir: string;
   before(async () => {
     await selectBackend({ backend: 'wasm' });

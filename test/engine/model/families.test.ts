@@ -30,6 +30,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const IDS = [1, 403, 407, 261, 378, 66, 291, 301, 13, 290, 341, 402, 265, 333, 289, 404, 387, 263, 401, 324, 411, 279, 300, 258];
 
 describe('families: rope scaling, sliding windows, refusals', function () {
+  this.timeout(300_000); // llama.cpp and wasm start-up on a loaded 2-core machine
   let dir: string;
   before(async () => {
     await selectBackend({ backend: 'wasm' });
