@@ -38,7 +38,9 @@ describe('llama.cpp reference: random models per family', function () {
         const h = engineLogProbs(fromHf.model, a.run.ids);
         let worst = 0;
         g.forEach((row, p) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - h[p][j])))));
-        assert.ok(worst < 1e-5, `HF folder vs GGUF: max |Δ log p| ${worst}`);
+        // 1e-4: a GGUF carries llama3 scaling as float32 rope_freqs factors, the HF path computes
+        // them in float64 (measured 1.0e-5 there, ≤ 1e-6 elsewhere).
+        assert.ok(worst < 1e-4, `HF folder vs GGUF: max |Δ log p| ${worst}`);
       } finally {
         fromGguf.model.dispose();
         fromHf.model.dispose();
