@@ -362,7 +362,8 @@ function decoderMetadata(c: LlamaConfig, arch: string, notes: string[]): [string
     if (cppScalar !== g.queryPreAttnScalar) {
       notes.push(`llama.cpp scales ${arch} queries by 1/√${cppScalar}, this model by 1/√${g.queryPreAttnScalar} (query_pre_attn_scalar): its logits will differ`);
     }
-    if (arch === 'gemma2' && !g.attnSoftcap) notes.push('llama.cpp soft-caps gemma2 attention at 50 when the GGUF gives no attn_logit_softcapping');
+    if (arch === 'gemma2' && !g.attnSoftcap) notes.push('llama.cpp soft-caps gemma2 attention at 50 when the GGUF gives no attn_logit_softcapping: its logits will differ');
+    if (arch === 'gemma2' && !g.finalSoftcap) notes.push('llama.cpp soft-caps gemma2 logits at 30 when the GGUF gives no final_logit_softcapping: its logits will differ');
   }
   return md;
 }
