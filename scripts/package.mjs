@@ -68,7 +68,7 @@ function entryData(buf, e) {
 }
 
 const FORBIDDEN = [
-  [/^extension\/(src|test|bench|scripts|webview|node_modules|\.tools|\.test-dist|\.adapt-lab|test-results)\//, 'sources, tests, tools or dependencies'],
+  [/^extension\/(src|test|bench|scripts|webview|node_modules|\.tools|\.test-dist|\.e2e-dist|\.adapt-lab|test-results)\//, 'sources, tests, tools or dependencies'],
   [/(^|\/)node_modules\//, 'node_modules'],
   [/\.ts$/, 'TypeScript sources'],
   [/\.map$/, 'source maps'],

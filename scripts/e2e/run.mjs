@@ -13,18 +13,20 @@ process.chdir(repo);
 const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
+// The e2e bundles live in .e2e-dist/, not .test-dist/: scripts/build.mjs empties .test-dist/, and
+// a build during the run (the .vsix test packages the extension) must not delete a suite not yet run.
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'inline', mainFields: ['module', 'main'], logLevel: 'warning' };
 await Promise.all([
   // Runs inside the extension host: `vscode` is provided there; mocha is required from node_modules.
-  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host/index.ts' }, outdir: '.test-dist/e2e/host', external: ['vscode', 'mocha'] }),
+  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host/index.ts' }, outdir: '.e2e-dist/e2e/host', external: ['vscode', 'mocha'] }),
   // The same in an untrusted workspace (Restricted Mode).
-  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host-untrusted/index.ts' }, outdir: '.test-dist/e2e/host-untrusted', external: ['vscode', 'mocha'] }),
+  esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host-untrusted/index.ts' }, outdir: '.e2e-dist/e2e/host-untrusted', external: ['vscode', 'mocha'] }),
   // Runs under this Node: drives code-server and Chromium.
-  esbuild.build({ ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.test-dist/e2e', external: ['mocha', 'playwright-core', 'vscode'] }),
+  esbuild.build({ ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.e2e-dist/e2e', external: ['mocha', 'playwright-core', 'vscode'] }),
 ]);
 if (!existsSync(join(repo, 'dist', 'extension.js'))) {
   console.error('dist/extension.js was not built');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--enable-source-maps', '.test-dist/e2e/main.js'], { stdio: 'inherit', env: { ...process.env, E2E_REPO: repo } });
+const r = spawnSync(process.execPath, ['--enable-source-maps', '.e2e-dist/e2e/main.js'], { stdio: 'inherit', env: { ...process.env, E2E_REPO: repo } });
 process.exit(r.status ?? 1);

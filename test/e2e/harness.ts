@@ -10,7 +10,7 @@ import { Browser, chromium, Page } from 'playwright-core';
 import { moodCases, writeJsonl } from '../helpers/tasks';
 import { sharedRootFrom } from '../helpers/shared';
 
-/** The repository root (run.mjs sets E2E_REPO; the bundle lives in .test-dist/e2e/). */
+/** The repository root (run.mjs sets E2E_REPO; the bundle lives in .e2e-dist/e2e/). */
 export const REPO = process.env.E2E_REPO ?? resolve(__dirname, '..', '..');
 export const RESULTS = join(REPO, 'test-results', 'e2e');
 export const PUBLISHER_NAME = (() => {

@@ -11,7 +11,7 @@ type MochaCtor = typeof import('mocha');
 interface Result { title: string; state: string; ms: number; error?: string }
 
 interface HostSuite {
-  /** Folder of the suite's index.js under .test-dist/e2e, and of its results file's name. */
+  /** Folder of the suite's index.js under .e2e-dist/e2e, and of its results file's name. */
   name: 'host' | 'host-untrusted';
   /** Workspace trust on and the folder untrusted (Restricted Mode). */
   untrusted?: boolean;
@@ -54,7 +54,7 @@ async function hostSuite(suite: HostSuite = { name: 'host' }): Promise<Result[]>
       const t = m.text();
       if (/Adapt Lab|adapt-lab|AssertionError|Error:/.test(t) && !/marketplace|gallery/i.test(t)) process.stdout.write(`    [host console] ${t.split('\n')[0].slice(0, 300)}\n`);
     });
-    await page.goto(workbenchUrl(cs, [['extensionTestsPath', join(REPO, '.test-dist', 'e2e', suite.name, 'index.js')]]));
+    await page.goto(workbenchUrl(cs, [['extensionTestsPath', join(REPO, '.e2e-dist', 'e2e', suite.name, 'index.js')]]));
     code = await Promise.race([exited, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('the extension-host suite did not finish within 8 minutes')), 8 * 60_000))]);
     await page.screenshot({ path: screenshotPath(`${suite.name}-final.png`) }).catch(() => undefined);
   } catch (e) {

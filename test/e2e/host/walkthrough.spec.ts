@@ -64,7 +64,12 @@ describe('Get started walkthrough', function () {
     assert.equal(rec.status, 'finished');
     assert.equal(rec.name, 'demo-mood-lora');
     assert.equal(rec.config.model, join(REPO, 'models', 'adapt-lab-tiny'));
-    assert.equal(rec.step, 125, '5 epochs of 25 steps');
+    // The demo's steps: its epochs over the task examples plus the replay mix (replayFraction of the whole).
+    const demo = JSON.parse(readFileSync(join(REPO, 'samples', 'demo.config.json'), 'utf8'));
+    const examples = readFileSync(join(REPO, 'samples', 'train.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).length;
+    const fraction = demo.data.replay ? demo.data.replayFraction ?? 0.25 : 0;
+    const mixed = examples + Math.round((fraction / (1 - fraction)) * examples);
+    assert.equal(rec.step, demo.training.epochs * Math.ceil(mixed / demo.training.batchSize), `${demo.training.epochs} epochs over ${mixed} examples`);
     const report = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
     assert.equal(report.prompts.cases, 40);
     assert.ok(report.probe, 'the forgetting check on probe.txt');
