@@ -3,10 +3,11 @@
 // resumed from its checkpoint), hopeless trials are stopped by the median rule, and the
 // leaderboard is printed.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
+import { runJsonlProcess } from '../helpers/jsonl-process';
 import { moodTask } from '../helpers/tasks';
 import { readMetrics } from '../../src/engine/core/runs/store';
 import { ExperimentState } from '../../src/protocol/experiment';
@@ -16,27 +17,8 @@ const MODEL = sharedPath('models/stories260K/stories260K.gguf');
 
 type Line = { type: string; index?: number; resumed?: boolean; event?: { type: string; step?: number }; [k: string]: unknown };
 
-function runExperiment(file: string, onLine?: (l: Line, kill: () => void) => void): Promise<{ lines: Line[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, 'experiment', file, '--jsonl']);
-    const lines: Line[] = [];
-    let buf = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line.trim()) continue;
-        const l = JSON.parse(line) as Line;
-        lines.push(l);
-        onLine?.(l, () => child.kill('SIGKILL'));
-      }
-    });
-    child.on('close', (code, signal) => res({ lines, code, signal, stderr }));
-  });
+function runExperiment(file: string, onLine?: (l: Line, kill: () => void) => void) {
+  return runJsonlProcess<Line>(CLI, ['experiment', file, '--jsonl'], onLine);
 }
 
 function writeExperiment(dir: string, exp: object): string {

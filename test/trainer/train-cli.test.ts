@@ -1,11 +1,12 @@
 // `adapt-lab train` as a process: exact resume after SIGKILL (cpu backend), bad input named
 // by file and line, and no network connection ever opened.
 import { strict as assert } from 'node:assert';
-import { fork, spawn, spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
+import { runJsonlProcess } from '../helpers/jsonl-process';
 import { moodTask } from '../helpers/tasks';
 import { listRuns, readAudit, readMetrics } from '../../src/engine/core/runs/store';
 import { StepEvent, TrainerEvent } from '../../src/protocol/events';
@@ -24,27 +25,9 @@ function writeConfig(dir: string, training: object, extra: object = {}, backend 
   return path;
 }
 
-function runJsonl(args: string[], onEvent?: (e: TrainerEvent, kill: () => void) => void, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<{ events: TrainerEvent[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [...nodeArgs, CLI, 'train', ...args, '--jsonl'], { env: { ...process.env, ...env } });
-    const events: TrainerEvent[] = [];
-    let buf = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line.trim()) continue;
-        const e = JSON.parse(line) as TrainerEvent;
-        events.push(e);
-        onEvent?.(e, () => child.kill('SIGKILL'));
-      }
-    });
-    child.on('close', (code, signal) => res({ events, code, signal, stderr }));
-  });
+async function runJsonl(args: string[], onEvent?: (e: TrainerEvent, kill: () => void) => void, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<{ events: TrainerEvent[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const { lines, ...rest } = await runJsonlProcess<TrainerEvent>(CLI, ['train', ...args, '--jsonl'], onEvent, env, nodeArgs);
+  return { events: lines, ...rest };
 }
 
 const steps = (events: TrainerEvent[]) => events.filter((e): e is StepEvent => e.type === 'step');

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BinaryReader, FormatError } from './binary';
-import { GGML_TYPES, GgufType, GgufScalar, GgufValue } from './gguf';
+import { GgufType, GgufScalar, GgufValue, readTensorInfo } from './gguf';
 
 /** An array too long to keep: its item type name and length. */
 export interface GgufArraySummary { arrayOf: string; length: number }
@@ -41,7 +41,6 @@ export interface GgufHeaderOptions {
 
 const TYPE_NAMES = Object.keys(GgufType);
 const SCALAR_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
-const MAX_DIMS = 8;
 const MAX_NESTING = 16;
 
 export function isArraySummary(v: unknown): v is GgufArraySummary {
@@ -108,20 +107,7 @@ function parseHeader(bytes: Uint8Array, path: string, fileSize: number, keep: nu
   const tensors: GgufHeaderTensor[] = [];
   for (let i = 0; i < tensorCount; i++) {
     const name = r.string(() => `tensor #${i} name`);
-    const nDims = r.u32(() => `tensor "${name}" n_dims`);
-    if (nDims < 1 || nDims > MAX_DIMS) throw r.error(`tensor "${name}" has ${nDims} dimensions (1 to ${MAX_DIMS} supported)`);
-    const ne: number[] = [];
-    let count = 1;
-    for (let d = 0; d < nDims; d++) {
-      const n = r.u64(() => `tensor "${name}" dimension ${d}`);
-      ne.push(n);
-      count *= n;
-    }
-    if (count > Number.MAX_SAFE_INTEGER) throw r.error(`tensor "${name}" dimensions [${ne.join(', ')}] are absurdly large`);
-    const type = r.u32(() => `tensor "${name}" type`);
-    const info = GGML_TYPES.get(type);
-    if (!info) throw r.error(`tensor "${name}" has unknown type ${type}`);
-    r.u64(() => `tensor "${name}" data offset`);
+    const { ne, count, info } = readTensorInfo(r, name);
     tensors.push({ name, ne, typeName: info.name, count, byteSize: (count / info.blockSize) * info.typeSize });
   }
   return { path, version, fileSize, bytesRead: r.offset, metadata, tensors };

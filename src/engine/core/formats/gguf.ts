@@ -132,20 +132,7 @@ export function parseGguf(bytes: Uint8Array, path: string): GgufFile {
   for (let i = 0; i < tensorCount; i++) {
     const name = r.string(() => `tensor #${i} name`);
     if (byName.has(name)) throw r.error(`tensor name "${name}" appears twice`);
-    const nDims = r.u32(() => `tensor "${name}" n_dims`);
-    if (nDims < 1 || nDims > MAX_DIMS) throw r.error(`tensor "${name}" has ${nDims} dimensions (1 to ${MAX_DIMS} supported)`);
-    const ne: number[] = [];
-    let count = 1;
-    for (let d = 0; d < nDims; d++) {
-      const n = r.u64(() => `tensor "${name}" dimension ${d}`);
-      ne.push(n);
-      count *= n;
-    }
-    if (count > Number.MAX_SAFE_INTEGER) throw r.error(`tensor "${name}" dimensions [${ne.join(', ')}] are absurdly large`);
-    const type = r.u32(() => `tensor "${name}" type`);
-    const info = GGML_TYPES.get(type);
-    if (!info) throw r.error(`tensor "${name}" has unknown type ${type}`);
-    const offset = r.u64(() => `tensor "${name}" data offset`);
+    const { ne, count, type, info, offset } = readTensorInfo(r, name);
     if (ne[0] % info.blockSize !== 0) {
       throw r.error(`tensor "${name}" has ${ne[0]} columns, not a multiple of the ${info.name} block size ${info.blockSize}`);
     }
@@ -178,6 +165,28 @@ export function parseGguf(bytes: Uint8Array, path: string): GgufFile {
     },
     loadTensor: (name) => decodeTensor(bytes, dataOffset, get(name), path),
   };
+}
+
+/**
+ * The rest of one tensor info after its name — dimensions, type, data offset — each checked as
+ * it is read (the full reader and the header-only reader of the catalogue share it).
+ */
+export function readTensorInfo(r: BinaryReader, name: string): { ne: number[]; count: number; type: number; info: GgmlTypeInfo; offset: number } {
+  const nDims = r.u32(() => `tensor "${name}" n_dims`);
+  if (nDims < 1 || nDims > MAX_DIMS) throw r.error(`tensor "${name}" has ${nDims} dimensions (1 to ${MAX_DIMS} supported)`);
+  const ne: number[] = [];
+  let count = 1;
+  for (let d = 0; d < nDims; d++) {
+    const n = r.u64(() => `tensor "${name}" dimension ${d}`);
+    ne.push(n);
+    count *= n;
+  }
+  if (count > Number.MAX_SAFE_INTEGER) throw r.error(`tensor "${name}" dimensions [${ne.join(', ')}] are absurdly large`);
+  const type = r.u32(() => `tensor "${name}" type`);
+  const info = GGML_TYPES.get(type);
+  if (!info) throw r.error(`tensor "${name}" has unknown type ${type}`);
+  const offset = r.u64(() => `tensor "${name}" data offset`);
+  return { ne, count, type, info, offset };
 }
 
 function decodeTensor(bytes: Uint8Array, dataOffset: number, t: GgufTensorInfo, path: string): Float32Array {
