@@ -55,6 +55,10 @@ export interface ExperimentState {
   status: 'running' | 'finished' | 'stopped' | 'failed';
   /** Set when the budget ended the experiment before every trial ran. */
   budgetNote?: string;
+  /** Seconds spent running trials, over every session: the time budget counts across resumes. */
+  elapsedSeconds?: number;
+  /** The process running it while status is "running" (pid + start time + token, as a run's trainer). */
+  process?: { pid: number; startTime?: string; token: string; host?: string };
   trials: TrialState[];
 }
 

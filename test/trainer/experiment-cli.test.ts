@@ -3,7 +3,7 @@
 // resumed from its checkpoint), hopeless trials are stopped by the median rule, and the
 // leaderboard is printed.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
@@ -105,5 +105,54 @@ describe('adapt-lab experiment (process)', function () {
     assert.equal(rows.length, 4);
     assert.match(rows[3], /pruned/);
     assert.match(rows[3], /training\.learningRate=1e-7/);
+  });
+
+  it('the time budget counts earlier sessions: a resumed experiment does not get its minutes afresh', async () => {
+    const task = moodTask(32);
+    const exp = { name: 'clock', base: baseConfig(task), axes: { 'training.learningRate': [0.002, 0.01] }, stopping: 'none', budget: { trials: 1 } };
+    const file = writeExperiment(task.dir, exp);
+    const first = await runExperiment(file);
+    assert.equal(first.code, 0, first.stderr);
+    let state = stateOf(task.dir, 'clock');
+    assert.deepEqual(state.trials.map((t) => t.status), ['finished', 'pending']);
+    assert.ok((state.elapsedSeconds ?? 0) > 0, 'elapsed time recorded');
+    assert.equal(state.process, undefined, 'no live process recorded once it ended');
+    // Two minutes already spent, and the budget is now one minute: nothing more runs.
+    state.elapsedSeconds = 120;
+    writeFileSync(join(task.dir, 'runs', 'experiments', 'clock', 'state.json'), JSON.stringify(state));
+    writeFileSync(file, JSON.stringify({ ...exp, budget: { minutes: 1 } }));
+    const second = await runExperiment(file);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.lines.filter((l) => l.type === 'trialStarted').length, 0);
+    assert.match(String(second.lines.find((l) => l.type === 'experimentEnded')?.note), /budget: 1 minutes/);
+    state = stateOf(task.dir, 'clock');
+    assert.equal(state.trials[1].status, 'pending');
+  });
+
+  it('forked with IPC (as the extension runs it), "stop" stops the running trial with a checkpoint; the state says stopped and names no live process', async () => {
+    const task = moodTask(32);
+    const file = writeExperiment(task.dir, { name: 'ipc', base: { ...baseConfig(task), training: { ...baseConfig(task).training, maxSteps: 400 } }, axes: { 'training.learningRate': [0.002, 0.01] }, stopping: 'none' });
+    const child = fork(CLI, ['experiment', file, '--jsonl'], { silent: true });
+    let out = '';
+    let sent = false;
+    let live: ExperimentState | undefined;
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (!sent && /"type":"checkpoint"/.test(out)) {
+        sent = true;
+        live = stateOf(task.dir, 'ipc');
+        child.send({ type: 'stop' });
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.equal(code, 0);
+    assert.ok(sent, 'a checkpoint was reached');
+    assert.equal(live?.process?.pid, child.pid, 'the running state names its process');
+    const state = stateOf(task.dir, 'ipc');
+    assert.equal(state.status, 'stopped');
+    assert.equal(state.process, undefined);
+    assert.equal(state.trials[0].status, 'running', 'the stopped trial resumes next time');
+    assert.ok(state.trials[0].steps < 400);
+    assert.equal(state.trials[1].status, 'pending');
   });
 });

@@ -6,17 +6,18 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EvalReport } from '../../protocol/eval';
 import { TrainerEvent, EndEvent } from '../../protocol/events';
-import { ExperimentEvent, ExperimentState, parseExperimentState, TrialState } from '../../protocol/experiment';
+import { ExperimentEvent, ExperimentState, TrialState } from '../../protocol/experiment';
+import { EXPERIMENTS_DIR, experimentDir, readExperimentState, STATE_FILE } from '../core/experiment/state';
 import { latestCheckpoint } from '../core/runs/checkpoint';
-import { readMetrics, readRunRecord, slugify, writeJsonAtomic } from '../core/runs/store';
+import { newTrainerIdentity, releaseIdentity } from '../core/runs/process';
+import { readMetrics, readRunRecord, writeJsonAtomic } from '../core/runs/store';
 import { TrainerControl } from '../train/control';
 import { train } from '../train/trainer';
-import { leaderboard } from './leaderboard';
+import { leaderboard } from '../core/experiment/leaderboard';
 import { ExperimentSpec } from './spec';
 import { shouldStop } from './stopping';
 
-export const EXPERIMENTS_DIR = 'experiments';
-export const STATE_FILE = 'state.json';
+export { EXPERIMENTS_DIR, STATE_FILE, experimentDir, readExperimentState };
 
 export interface ExperimentOptions {
   /** Experiment events, and every trainer event of the running trial tagged with its index. */
@@ -30,22 +31,6 @@ export interface ExperimentOptions {
 }
 
 const now = () => new Date().toISOString();
-
-export function experimentDir(spec: Pick<ExperimentSpec, 'runsDir' | 'name'>): string {
-  return join(spec.runsDir, EXPERIMENTS_DIR, slugify(spec.name));
-}
-
-export function readExperimentState(dir: string): ExperimentState | undefined {
-  const path = join(dir, STATE_FILE);
-  if (!existsSync(path)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: unreadable experiment state (${(e as Error).message}); move it away to start the experiment again`);
-  }
-  return parseExperimentState(raw, path);
-}
 
 function freshState(spec: ExperimentSpec): ExperimentState {
   const t = now();
@@ -110,11 +95,39 @@ export async function runExperiment(spec: ExperimentSpec, opts: ExperimentOption
   if (!resumed) state = freshState(spec);
   const st = state!;
   st.status = 'running';
-  const save = () => { st.updatedAt = now(); writeJsonAtomic(join(dir, STATE_FILE), st); };
+  // Readers (the extension) tell a live experiment from a killed one by this identity.
+  const identity = newTrainerIdentity();
+  st.process = identity;
+  // The time budget counts every session's time, so a resumed experiment does not get it afresh.
+  const started = Date.now();
+  const before = resumed ? st.elapsedSeconds ?? 0 : 0;
+  const elapsedSeconds = () => before + (Date.now() - started) / 1000;
+  const save = () => {
+    st.updatedAt = now();
+    st.elapsedSeconds = Math.round(elapsedSeconds() * 10) / 10;
+    writeJsonAtomic(join(dir, STATE_FILE), st);
+  };
+  try {
+    return await runTrials(spec, st, { emit, control, dir, resumed, save, elapsedSeconds, opts });
+  } finally {
+    releaseIdentity(identity);
+  }
+}
+
+interface Session {
+  emit: NonNullable<ExperimentOptions['emit']>;
+  control: TrainerControl;
+  dir: string;
+  resumed: boolean;
+  save: () => void;
+  elapsedSeconds: () => number;
+  opts: ExperimentOptions;
+}
+
+async function runTrials(spec: ExperimentSpec, st: ExperimentState, { emit, control, dir, resumed, save, elapsedSeconds, opts }: Session): Promise<ExperimentState> {
   save();
   emit({ type: 'experimentStarted', time: now(), name: spec.name, dir, trials: st.trials.length, resumed });
 
-  const started = Date.now();
   let budgetNote: string | undefined;
   for (const plan of spec.trials) {
     const trial = st.trials[plan.index];
@@ -125,7 +138,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: ExperimentOption
     if (trial.status === 'pending') {
       if (spec.budget.trials !== undefined && begun >= spec.budget.trials) { budgetNote = `budget: ${spec.budget.trials} trials`; break; }
       if (spec.budget.steps !== undefined && stepsUsed >= spec.budget.steps) { budgetNote = `budget: ${spec.budget.steps} steps (used ${stepsUsed})`; break; }
-      if (spec.budget.minutes !== undefined && (Date.now() - started) / 60000 >= spec.budget.minutes) { budgetNote = `budget: ${spec.budget.minutes} minutes`; break; }
+      if (spec.budget.minutes !== undefined && elapsedSeconds() / 60 >= spec.budget.minutes) { budgetNote = `budget: ${spec.budget.minutes} minutes`; break; }
     }
 
     // An interrupted trial: finished after all (killed before the state was saved), resumable
@@ -186,6 +199,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: ExperimentOption
   const pending = st.trials.some((t) => t.status === 'pending' || t.status === 'running');
   st.status = control.stopRequested ? 'stopped' : 'finished';
   st.budgetNote = pending && !control.stopRequested ? budgetNote : undefined;
+  st.process = undefined;
   save();
   emit({ type: 'experimentEnded', time: now(), name: spec.name, status: st.status, leaderboard: rows, note: st.budgetNote });
   return st;

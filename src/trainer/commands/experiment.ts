@@ -1,13 +1,15 @@
 // `adapt-lab experiment FILE [--jsonl] [--restart]`: runs the trials of an experiment file one
 // after another and prints the leaderboard. Run it again after a kill (or Ctrl-C) and it
-// continues where it stopped. With --jsonl every experiment and trainer event is one line.
+// continues where it stopped. With --jsonl every experiment and trainer event is one line (what
+// the extension reads); forked with IPC it also takes "stop" from its parent.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '../args';
 import { loadExperiment } from '../../engine/experiment/spec';
 import { runExperiment } from '../../engine/experiment/runner';
-import { formatLeaderboard, leaderboard } from '../../engine/experiment/leaderboard';
+import { formatLeaderboard, leaderboard } from '../../engine/core/experiment/leaderboard';
 import { TrainerControl } from '../../engine/train/control';
+import { TrainerCommand } from '../../protocol/events';
 
 const describe = (params: Record<string, unknown>) =>
   Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(the base config)';
@@ -33,6 +35,13 @@ export async function experimentCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Forked by the extension: "stop" arrives over IPC, and a parent that goes away stops the
+  // experiment too (the running trial checkpoints and resumes next time), as for `train`.
+  const ipc = typeof process.send === 'function';
+  if (ipc) {
+    process.on('message', (m) => { if ((m as TrainerCommand | undefined)?.type === 'stop') control.stop(); });
+    process.on('disconnect', () => control.stop());
+  }
   const gradWorker = join(__dirname, 'grad-worker.js');
   const total = spec.trials.length;
   const state = await runExperiment(spec, {
@@ -47,6 +56,11 @@ export async function experimentCommand(args: string[]): Promise<number> {
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  if (ipc) {
+    process.removeAllListeners('message');
+    process.removeAllListeners('disconnect');
+    if (process.connected) process.disconnect();
+  }
   if (!values.jsonl) {
     out(`\nleaderboard (${spec.objective.metric}, ${spec.objective.metric === 'accuracy' ? 'higher' : 'lower'} is better):`);
     out(formatLeaderboard(leaderboard(state), spec.objective.metric, spec.objective.forgettingCeiling));

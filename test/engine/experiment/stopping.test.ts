@@ -1,7 +1,7 @@
 // The median stopping rule and the leaderboard's ranking.
 import { strict as assert } from 'node:assert';
 import { shouldStop, bestUpTo, median } from '../../../src/engine/experiment/stopping';
-import { leaderboard, formatLeaderboard } from '../../../src/engine/experiment/leaderboard';
+import { leaderboard, formatLeaderboard } from '../../../src/engine/core/experiment/leaderboard';
 import { TrialState } from '../../../src/protocol/experiment';
 import { mixReplay } from '../../../src/engine/train/replay';
 import { Rng } from '../../../src/engine/random';

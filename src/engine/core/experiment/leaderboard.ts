@@ -1,7 +1,7 @@
 // Ranks an experiment's trials: trials that differ only by seed form one row, with the mean and
 // spread of the objective over the seeds, so a winner can be told from noise. Rows whose
 // forgetting exceeds the ceiling rank after every feasible row; pruned and failed trials last.
-import { ExperimentState, higherIsBetter, LeaderboardRow, TrialState } from '../../protocol/experiment';
+import { ExperimentState, higherIsBetter, LeaderboardRow, TrialState } from '../../../protocol/experiment';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => {
