@@ -66,7 +66,26 @@ export interface StepEvent {
   gradNorm: number;
   tokensPerSecond: number;
   memory: MemoryInfo;
+  // The x-axes and system panels of the Monitor. Absent in runs recorded before they existed:
+  // readers must accept a step event without them.
+  /** Tokens trained on since the run began, this step's included (continues across a resume). */
+  tokensSeen?: number;
+  /**
+   * Seconds of training since the run began: counted from the `started` event, pauses and the
+   * time between a kill and its resume left out (continues across a resume).
+   */
+  elapsedSeconds?: number;
+  /** This step's own wall time, seconds (what tokensPerSecond divides by). */
+  stepSeconds?: number;
+  /**
+   * The trainer process's CPU time (all its threads, gradient workers included) over the wall
+   * time since the previous step event, in % of one core: above 100 when several cores work.
+   */
+  cpuPercent?: number;
 }
+
+/** Optional numbers of a step event (see StepEvent): finite and not negative when present. */
+export const STEP_SYSTEM_FIELDS = ['tokensSeen', 'elapsedSeconds', 'stepSeconds', 'cpuPercent'] as const;
 
 export interface EvalEvent {
   type: 'eval';
@@ -84,6 +103,26 @@ export interface CheckpointEvent {
   step: number;
   path: string;
   best: boolean;
+}
+
+/**
+ * A kept checkpoint judged by evaluation (training.selectCheckpoint "eval"): the prompt cases
+ * and the forgetting probe run on the model as it is at this step.
+ */
+export interface CheckpointEvalEvent {
+  type: 'checkpointEval';
+  time: string;
+  step: number;
+  /** Share of prompt cases passed, 0..1. */
+  accuracy: number;
+  /** Cost-weighted share of failed cases, 0..1. */
+  weightedError: number;
+  /** Probe perplexity change against the base model, percent (absent without a probe). */
+  forgettingPercent?: number;
+  /** Over training.forgettingCeiling: ranked after every checkpoint under it. */
+  overCeiling: boolean;
+  /** This checkpoint is now the chosen one (copied to best/). */
+  chosen: boolean;
 }
 
 export interface LogEvent {
@@ -124,14 +163,14 @@ export interface PausedEvent {
 
 export type TrainerEvent =
   | StartedEvent | StepEvent | EvalEvent | CheckpointEvent | LogEvent
-  | FinishedEvent | StoppedEvent | FailedEvent | PausedEvent | EvalReportEvent;
+  | FinishedEvent | StoppedEvent | FailedEvent | PausedEvent | EvalReportEvent | CheckpointEvalEvent;
 
 export type EndEvent = FinishedEvent | StoppedEvent | FailedEvent;
 
 /** Parent → trainer. */
 export type TrainerCommand = { type: 'stop' } | { type: 'pause' } | { type: 'resume' };
 
-const EVENT_TYPES = new Set(['started', 'step', 'eval', 'checkpoint', 'log', 'finished', 'stopped', 'failed', 'paused', 'resumed', 'evalReport']);
+const EVENT_TYPES = new Set(['started', 'step', 'eval', 'checkpoint', 'log', 'finished', 'stopped', 'failed', 'paused', 'resumed', 'evalReport', 'checkpointEval']);
 
 /** Validate at the boundary: anything that is not a known event is refused with a reason. */
 export function parseTrainerEvent(value: unknown): TrainerEvent {
@@ -142,7 +181,19 @@ export function parseTrainerEvent(value: unknown): TrainerEvent {
   const need = (k: string, t: string) => {
     if (typeof (value as Record<string, unknown>)[k] !== t) throw new Error(`trainer event "${e.type}" needs ${t} "${k}"`);
   };
-  if (e.type === 'step') ['step', 'loss', 'lr'].forEach((k) => need(k, 'number'));
+  if (e.type === 'step') {
+    ['step', 'loss', 'lr'].forEach((k) => need(k, 'number'));
+    for (const k of STEP_SYSTEM_FIELDS) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+        throw new Error(`trainer event "step" has "${k}" ${JSON.stringify(v)}: a number not below 0, or absent`);
+      }
+    }
+  }
+  if (e.type === 'checkpointEval') {
+    ['step', 'accuracy', 'weightedError'].forEach((k) => need(k, 'number'));
+    ['overCeiling', 'chosen'].forEach((k) => need(k, 'boolean'));
+  }
   if (e.type === 'eval') ['step', 'valLoss'].forEach((k) => need(k, 'number'));
   if (e.type === 'failed') need('reason', 'string');
   if (e.type === 'log') need('message', 'string');

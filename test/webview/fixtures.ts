@@ -45,7 +45,14 @@ export interface RunEvents {
   all: TrainerEvent[];
 }
 
-export function runEvents(n: number, o: { totalSteps?: number; evalEvery?: number; seed?: number; start?: number; scale?: number } = {}): RunEvents {
+/** Tokens a fixture step trains on. */
+export const TOKENS_PER_STEP = 512;
+
+/**
+ * `legacy`: step events as runs recorded them before tokensSeen, elapsedSeconds, stepSeconds
+ * and cpuPercent existed.
+ */
+export function runEvents(n: number, o: { totalSteps?: number; evalEvery?: number; seed?: number; start?: number; scale?: number; legacy?: boolean } = {}): RunEvents {
   const total = o.totalSteps ?? n;
   const evalEvery = o.evalEvery ?? 10;
   const rand = rng(o.seed ?? 7);
@@ -64,6 +71,7 @@ export function runEvents(n: number, o: { totalSteps?: number; evalEvery?: numbe
       loss: base + (rand() - 0.5) * 0.5 * scale, lr, gradNorm: 0.4 + 2 * Math.exp(-step / 60) + rand() * 0.3,
       tokensPerSecond: 1800 + rand() * 300, memory: { rssMiB: 610 + step * 0.05 + rand() * 8, heapMiB: 120, numTensors: 300, tensorMiB: 40 },
     };
+    if (!o.legacy) Object.assign(s, { tokensSeen: step * TOKENS_PER_STEP, elapsedSeconds: step * 0.45, stepSeconds: 0.25 + rand() * 0.1, cpuPercent: 95 + rand() * 10 });
     steps.push(s);
     all.push(s);
     if (step % evalEvery === 0) {

@@ -13,7 +13,8 @@ import {
 import { loadRun, MonitorHistory } from '../../src/extension/monitor/history';
 import { flattenConfig, loadCompareRun, summarizeEval } from '../../src/extension/compare/data';
 import { webviewHtml } from '../../src/extension/monitor/html';
-import { finished, runEvents, started } from './fixtures';
+import { finished, runEvents, started, T0, TOKENS_PER_STEP } from './fixtures';
+import { parseTrainerEvent } from '../../src/protocol/events';
 import { makeRun, tempRunsDir, writeEval } from './runs';
 
 describe('webview: smoothing', () => {
@@ -79,6 +80,96 @@ describe('webview: Monitor model', () => {
   });
 });
 
+describe('webview: Monitor x-axes, system series and the chosen checkpoint', () => {
+  const xs = (pts: readonly { x: number }[]) => pts.map((p) => p.x);
+  const near = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
+
+  it('places every series on steps, tokens seen and training time from the step events', () => {
+    const m = new RunModel();
+    m.apply(started(100));
+    const r = runEvents(30, { totalSteps: 100 });
+    r.all.forEach((e) => m.apply(e));
+    assert.equal(m.hasTokens, true);
+    assert.deepEqual(xs(m.loss.on('tokens')), r.steps.map((e) => e.tokensSeen));
+    assert.deepEqual(xs(m.loss.on('time')), r.steps.map((e) => e.elapsedSeconds));
+    assert.deepEqual(xs(m.loss.on('step')), r.steps.map((e) => e.step));
+    // Validation points sit where their step is on each axis.
+    assert.deepEqual(xs(m.val.on('tokens')), [10, 20, 30].map((s) => s * TOKENS_PER_STEP));
+    assert.deepEqual(m.val.on('time').map((p) => p.y), r.evals.map((e) => e.valLoss));
+    assert.deepEqual(m.stepTime.points.map((p) => p.y), r.steps.map((e) => e.stepSeconds));
+    assert.deepEqual(m.cpu.on('tokens').map((p) => p.y), r.steps.map((e) => e.cpuPercent));
+    assert.equal(m.rss.on('time').length, 30);
+    // The untrained model's evaluation at step 0 is at 0 on every axis.
+    m.apply({ type: 'eval', time: new Date(T0).toISOString(), step: 0, valLoss: 3, perplexity: 20, tokenAccuracy: 0, best: false });
+    assert.deepEqual(m.val.on('tokens')[0], { x: 0, y: 3, step: 0 });
+  });
+
+  it('a run recorded before these fields: no tokens axis, no system series, training time from the event times without pauses', () => {
+    const m = new RunModel();
+    m.apply(started(100));
+    const r = runEvents(20, { totalSteps: 100, legacy: true });
+    r.all.forEach((e) => m.apply(e));
+    assert.equal(m.hasTokens, false);
+    assert.equal(m.loss.on('tokens').length, 0);
+    assert.equal(m.stepTime.length, 0);
+    assert.equal(m.cpu.length, 0);
+    assert.ok(near(xs(m.loss.on('time')), r.steps.map((e) => e.step * 0.45)), 'seconds since started (0.45 s a step)');
+    // Paused for a minute after step 20: the time axis leaves the minute out.
+    const at = (ms: number) => new Date(T0 + ms).toISOString();
+    m.apply({ type: 'paused', time: at(20 * 450 + 10), step: 20 });
+    m.apply({ type: 'resumed', time: at(20 * 450 + 60_010), step: 20 });
+    m.apply({ ...r.steps[0], step: 21, time: at(21 * 450 + 60_000) });
+    assert.ok(Math.abs(m.loss.on('time').at(-1)!.x - 21 * 0.45) < 1e-9, String(m.loss.on('time').at(-1)!.x));
+  });
+
+  it('a resume continues the time axis from the resumed step and replaces the tail on every axis', () => {
+    const m = new RunModel();
+    m.apply(started(100));
+    runEvents(30, { totalSteps: 100, legacy: true }).all.forEach((e) => m.apply(e));
+    m.loss.takeRewound();
+    // Killed after step 30, resumed from the checkpoint at step 20 an hour later.
+    const later = T0 + 3_600_000;
+    m.apply({ ...started(100), time: new Date(later).toISOString(), resumedFrom: 20 });
+    m.apply({ ...runEvents(1, { start: 20, legacy: true }).steps[0], time: new Date(later + 500).toISOString() });
+    assert.deepEqual(xs(m.loss.on('step')).slice(-2), [20, 21]);
+    assert.ok(Math.abs(m.loss.on('time').at(-1)!.x - (20 * 0.45 + 0.5)) < 1e-9, 'continues from step 20 (9 s), not from the kill');
+    assert.equal(m.loss.on('time').length, 21);
+    assert.equal(m.loss.takeRewound(), true);
+    // With tokensSeen recorded, the resumed steps replace the tail on the tokens axis too.
+    const n = new RunModel();
+    runEvents(30).steps.forEach((e) => n.apply(e));
+    runEvents(2, { start: 20 }).steps.forEach((e) => n.apply(e));
+    assert.deepEqual(xs(n.loss.on('tokens')).slice(-3), [20, 21, 22].map((s) => s * TOKENS_PER_STEP));
+    assert.equal(n.loss.on('tokens').length, 22);
+  });
+
+  it('marks the best-validation checkpoint, and the checkpoint chosen by evaluation over it', () => {
+    const m = new RunModel();
+    const time = new Date(T0).toISOString();
+    m.apply({ type: 'checkpoint', time, step: 10, path: '/r/checkpoints/step-10', best: true });
+    assert.deepEqual(m.chosen, { step: 10, by: 'loss' });
+    m.apply({ type: 'checkpoint', time, step: 20, path: '/r/checkpoints/step-20', best: false });
+    assert.equal(m.chosen?.step, 10);
+    m.apply({ type: 'checkpointEval', time, step: 20, accuracy: 0.9, weightedError: 0.1, forgettingPercent: 12, overCeiling: false, chosen: true });
+    m.apply({ type: 'checkpointEval', time, step: 30, accuracy: 0.8, weightedError: 0.2, forgettingPercent: 5, overCeiling: false, chosen: false });
+    m.apply({ type: 'checkpoint', time, step: 30, path: '/r/checkpoints/step-30', best: true });
+    assert.deepEqual(m.chosen, { step: 20, by: 'eval', accuracy: 0.9, forgettingPercent: 12 });
+  });
+
+  it('step events: the new fields are checked when present and may be absent', () => {
+    const step = runEvents(1).steps[0];
+    const legacy = runEvents(1, { legacy: true }).steps[0];
+    assert.equal(parseTrainerEvent(legacy).type, 'step');
+    assert.equal(parseTrainerEvent(step).type, 'step');
+    assert.throws(() => parseTrainerEvent({ ...step, cpuPercent: -1 }), /"cpuPercent" -1/);
+    assert.throws(() => parseTrainerEvent({ ...step, tokensSeen: '12' }), /"tokensSeen" "12"/);
+    assert.throws(() => parseTrainerEvent({ ...step, elapsedSeconds: null }), /"elapsedSeconds" null/);
+    const ce = { type: 'checkpointEval', time: 't', step: 5, accuracy: 1, weightedError: 0, overCeiling: false, chosen: true };
+    assert.equal(parseTrainerEvent(ce).type, 'checkpointEval');
+    assert.throws(() => parseTrainerEvent({ ...ce, chosen: 'yes' }), /boolean "chosen"/);
+  });
+});
+
 describe('webview: message validation', () => {
   it('accepts the protocol and refuses the rest with a reason', () => {
     const run = { runDir: '/r', id: 'r', name: 'r', status: 'running' };
@@ -129,6 +220,20 @@ describe('webview: host side', () => {
     m = h.resetMessage();
     assert.equal(m.type === 'reset' && m.run?.status, 'finished');
     assert.equal(m.type === 'reset' && m.events.filter((e) => e.type === 'step').length, 21);
+  });
+
+  it('an old metrics.jsonl (step events without tokens, time, step time or CPU) loads without a problem', () => {
+    const dir = makeRun(runsDir, { name: 'old', lr: 1e-4, rank: 4, steps: 12, seed: 1, legacy: true });
+    const r = loadRun(dir);
+    assert.equal(r.problem, undefined);
+    const steps = r.events.filter((e) => e.type === 'step');
+    assert.equal(steps.length, 12);
+    assert.ok(steps.every((e) => e.type === 'step' && e.tokensSeen === undefined && e.cpuPercent === undefined));
+    const m = new RunModel(r.info);
+    r.events.forEach((e) => m.apply(e));
+    assert.equal(m.loss.on('time').length, 12);
+    assert.equal(m.hasTokens, false);
+    assert.equal(loadCompareRun(dir).train.length, 12);
   });
 
   it('a run folder that cannot be read is shown with the reason', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { browserUnavailable, launchChromium, openWebview, streamEvents, Webview } from './harness';
-import { finished, runEvents, started } from './fixtures';
+import { finished, runEvents, started, TOKENS_PER_STEP } from './fixtures';
 import type { MonitorHostMessage, MonitorRunInfo } from '../../src/protocol/webview';
 import type { TrainerEvent } from '../../src/protocol/events';
 
@@ -122,7 +122,7 @@ describe('webview: Monitor (Chromium, stubbed VS Code API)', function () {
     assert.equal(smooth[0], raw[0], 'debiased: the first point is not pulled toward 0');
     const roughness = (ys: number[]) => ys.slice(1).reduce((s, y, i) => s + Math.abs(y - ys[i]), 0);
     assert.ok(roughness(smooth) < roughness(raw) / 3, 'smoother');
-    assert.deepEqual(await w.state(), { smoothing: 0.9, logScale: false });
+    assert.deepEqual(await w.state(), { smoothing: 0.9, logScale: false, xAxis: 'step' });
     assert.equal(await w.page.textContent('output[for="smoothing"]'), '0.90');
     // A reload (the view was hidden and shown) starts from the saved state.
     const state = await w.state();
@@ -130,6 +130,67 @@ describe('webview: Monitor (Chromium, stubbed VS Code API)', function () {
     w = await openWebview(browser, 'monitor', { state });
     assert.equal(await hook(w, (m) => m.ui.smoothing), 0.9);
     assert.equal(await w.page.inputValue('#smoothing'), '0.9');
+  });
+
+  it('x-axis by tokens seen or training time: every chart switches, the choice is kept, the system panels draw', async () => {
+    w = await openWebview(browser, 'monitor', { width: 420, height: 1400 }); // every panel on screen (off-screen ones wait)
+    const r = runEvents(120, { totalSteps: 200 });
+    await w.send(reset([started(200), ...r.all]));
+    await w.page.waitForSelector('#loss-chart[data-points="120"]');
+    for (const id of ['step', 'tps', 'cpu', 'mem']) assert.equal(await w.page.getAttribute(`#${id}-chart`, 'data-points'), '120', `${id} panel`);
+    type Drawn = { axis: string; loss: [number, number][]; val: [number, number][] };
+    const drawn = () => w!.page.evaluate(() => (window as unknown as { __monitor: { drawn(): unknown } }).__monitor.drawn()) as Promise<Drawn>;
+    assert.deepEqual((await drawn()).loss.map((p) => p[0]), r.steps.map((e) => e.step));
+    await w.page.selectOption('#x-axis', 'tokens');
+    await w.page.waitForSelector('#loss-chart[data-axis="tokens"]');
+    await w.page.waitForFunction(() => (window as unknown as { __monitor: { drawn(): { loss: number[][] } } }).__monitor.drawn().loss[0]?.[0] === 512);
+    let d = await drawn();
+    assert.deepEqual(d.loss.map((p) => p[0]), r.steps.map((e) => e.tokensSeen));
+    assert.deepEqual(d.val.map((p) => p[0]), r.evals.map((e) => e.step * TOKENS_PER_STEP));
+    const cpuX = () => w!.page.evaluate(() => (window as unknown as { __monitor: { charts: { cpu: { data: { datasets: { data: { x: number }[] }[] } } } } }).__monitor.charts.cpu.data.datasets[0].data.map((p) => p.x));
+    await w.page.waitForFunction(() => (window as unknown as { __monitor: { charts: { cpu: { data: { datasets: { data: { x: number }[] }[] } } } } }).__monitor.charts.cpu.data.datasets[0].data[0]?.x === 512);
+    assert.deepEqual(await cpuX(), r.steps.map((e) => e.tokensSeen), 'the system panels share the axis');
+    assert.equal(((await w.state()) as { xAxis: string }).xAxis, 'tokens');
+    await w.page.selectOption('#x-axis', 'time');
+    await w.page.waitForSelector('#loss-chart[data-axis="time"]');
+    await w.page.waitForFunction(() => (window as unknown as { __monitor: { drawn(): { loss: number[][] } } }).__monitor.drawn().loss[0]?.[0] === 0.45);
+    d = await drawn();
+    assert.deepEqual(d.loss.map((p) => p[0]), r.steps.map((e) => e.elapsedSeconds));
+    // Remembered: a reload (the view hidden and shown) draws by time again.
+    const state = await w.state();
+    await w.close();
+    w = await openWebview(browser, 'monitor', { state });
+    assert.equal(await w.page.inputValue('#x-axis'), 'time');
+    await w.send(reset([started(200), ...r.all]));
+    await w.page.waitForSelector('#loss-chart[data-axis="time"][data-points="120"]');
+  });
+
+  it('a run recorded without token counts is drawn by step with a note; its system panels say "not recorded"', async () => {
+    w = await openWebview(browser, 'monitor', { state: { smoothing: 0.6, logScale: false, xAxis: 'tokens' } });
+    await w.send(reset([started(100), ...runEvents(40, { totalSteps: 100, legacy: true }).all]));
+    await w.page.waitForSelector('#loss-chart[data-axis="step"][data-points="40"]');
+    assert.match((await w.page.textContent('.axis-note')) ?? '', /without token counts: drawn by step/);
+    assert.equal(await w.page.getAttribute('#cpu-chart', 'data-points'), '0');
+    assert.match((await w.page.locator('.card', { has: w.page.locator('#cpu-chart') }).textContent()) ?? '', /not recorded/);
+    // Training time works from the events' times.
+    await w.page.selectOption('#x-axis', 'time');
+    await w.page.waitForSelector('#loss-chart[data-axis="time"][data-points="40"]');
+    assert.equal(await w.page.isVisible('.axis-note'), false);
+  });
+
+  it('marks the checkpoint chosen by evaluation on the loss curve', async () => {
+    w = await openWebview(browser, 'monitor');
+    const r = runEvents(60, { totalSteps: 60 });
+    const time = new Date().toISOString();
+    await w.send(reset([started(60), ...r.all,
+      { type: 'checkpoint', time, step: 60, path: '/r/checkpoints/step-60', best: true },
+      { type: 'checkpointEval', time, step: 40, accuracy: 0.925, weightedError: 0.075, forgettingPercent: 18.5, overCeiling: false, chosen: true },
+      { type: 'checkpointEval', time, step: 60, accuracy: 0.95, weightedError: 0.05, forgettingPercent: 31, overCeiling: true, chosen: false },
+    ]));
+    await w.page.waitForSelector('#loss-chart[data-chosen-step="40"]');
+    const chosen = await w.page.evaluate(() => (window as unknown as { __monitor: { drawn(): { chosen: number[][] } } }).__monitor.drawn().chosen);
+    assert.deepEqual(chosen, [[40, r.evals.find((e) => e.step === 40)!.valLoss]], 'on the validation curve at step 40');
+    assert.match((await w.page.textContent('.loss .card-head')) ?? '', /chosen: step 40, accuracy 92\.5%, forgetting \+18\.5%/);
   });
 
   it('the log-scale toggle switches the loss chart\'s y scale', async () => {
@@ -190,7 +251,7 @@ describe('webview: Monitor (Chromium, stubbed VS Code API)', function () {
   });
 
   it('screenshot: a live run mid-way (test-results/webview/monitor.png)', async () => {
-    w = await openWebview(browser, 'monitor', { width: 420, height: 1000 });
+    w = await openWebview(browser, 'monitor', { width: 420, height: 1500 }); // every panel on screen, so drawn
     const r = runEvents(340, { totalSteps: 600, seed: 5 });
     await w.send(reset([started(600), ...r.all, { type: 'log', time: new Date().toISOString(), level: 'info', message: 'checkpoint saved at step 300' }]));
     await w.page.waitForSelector('#loss-chart[data-points="340"]');

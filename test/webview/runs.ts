@@ -11,10 +11,10 @@ export function tempRunsDir(): string {
   return mkdtempSync(join(tmpdir(), 'adapt-lab-webview-'));
 }
 
-export function makeRun(runsDir: string, o: { name: string; lr: number; rank: number; steps: number; seed: number; scale?: number; end?: boolean }): string {
+export function makeRun(runsDir: string, o: { name: string; lr: number; rank: number; steps: number; seed: number; scale?: number; end?: boolean; legacy?: boolean }): string {
   const h = createRun(runsDir, { name: o.name, config: config({ lr: o.lr, rank: o.rank, name: o.name }), method: `LoRA r${o.rank} q_proj,v_proj`, files: [] });
   h.appendEvent({ ...started(o.steps, h.dir), config: config({ lr: o.lr, rank: o.rank, name: o.name }) });
-  for (const e of runEvents(o.steps, { seed: o.seed, scale: o.scale }).all) h.appendEvent(e);
+  for (const e of runEvents(o.steps, { seed: o.seed, scale: o.scale, legacy: o.legacy }).all) h.appendEvent(e);
   if (o.end !== false) h.appendEvent(finished(o.steps));
   return h.dir;
 }

@@ -8,13 +8,13 @@ import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-check
 import type { VscodeProgressBar } from '@vscode-elements/elements/dist/vscode-progress-bar/vscode-progress-bar.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import { MonitorCommand, MonitorHostMessage, MonitorWebviewMessage, parseMonitorHostMessage } from '../../src/protocol/webview';
-import { applyScaleTheme, LineChart, LineDataset, lineChart, Point, yScale } from '../shared/charts';
+import { applyScaleTheme, LineChart, LineDataset, lineChart, Point, setXFormat, yScale } from '../shared/charts';
 import { drawBudget, fillView } from '../shared/decimate';
-import { adoptCss, fmtDuration, fmtNumber, h } from '../shared/dom';
+import { adoptCss, fmtCount, fmtDuration, fmtNumber, h } from '../shared/dom';
 import { clampWeight, EmaState, emaStep, newEma } from '../shared/ema';
 import { palette, Palette, onThemeChange, withAlpha } from '../shared/theme';
 import { vscodeApi } from '../shared/vscode';
-import { RunModel, Series } from './model';
+import { RunModel, Series, X_AXES, XAxis } from './model';
 import baseCss from '../shared/base.css';
 import monitorCss from './monitor.css';
 
@@ -23,11 +23,17 @@ export const REDRAW_MS = 250;
 interface UiState {
   smoothing: number;
   logScale: boolean;
+  /** What every chart's x-axis counts; remembered like the other settings. */
+  xAxis: XAxis;
 }
 
 const vscode = vscodeApi<MonitorWebviewMessage, UiState>();
 const saved = vscode.getState();
-const ui: UiState = { smoothing: clampWeight(saved?.smoothing), logScale: saved?.logScale === true };
+const ui: UiState = {
+  smoothing: clampWeight(saved?.smoothing),
+  logScale: saved?.logScale === true,
+  xAxis: X_AXES.includes(saved?.xAxis as XAxis) ? saved!.xAxis : 'step',
+};
 
 adoptCss(baseCss + monitorCss);
 
@@ -50,7 +56,13 @@ const actionsEl = h('div', { class: 'actions' }, pauseBtn, resumeBtn, stopBtn);
 const problemEl = h('div', { class: 'problem', hidden: true });
 const endEl = h('div', { class: 'problem', hidden: true });
 
-const lossBox = h('div', { class: 'chart', id: 'loss-chart', 'data-points': 0, 'data-val-points': 0 }, h('canvas'));
+const AXIS_LABEL: Record<XAxis, string> = { step: 'Step', tokens: 'Tokens seen', time: 'Training time' };
+const axisSelect = h('select', { id: 'x-axis', 'aria-label': 'X axis' }, ...X_AXES.map((a) => h('option', { value: a }, AXIS_LABEL[a])));
+axisSelect.value = ui.xAxis;
+const axisNote = h('span', { class: 'muted axis-note', hidden: true });
+const axisBar = h('div', { class: 'controls axis-bar' }, h('label', { class: 'axis' }, 'X axis', axisSelect), axisNote);
+
+const lossBox = h('div', { class: 'chart', id: 'loss-chart', 'data-points': 0, 'data-val-points': 0, 'data-axis': 'step' }, h('canvas'));
 const bestEl = h('span', { class: 'muted' });
 const slider = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, id: 'smoothing', 'aria-label': 'Smoothing' });
 slider.value = String(ui.smoothing);
@@ -65,19 +77,23 @@ function smallCard(id: string, title: string) {
 }
 const lrCard = smallCard('lr', 'Learning rate');
 const gradCard = smallCard('grad', 'Gradient norm');
+const stepCard = smallCard('step', 'Step time (s)');
 const tpsCard = smallCard('tps', 'Tokens / s');
+const cpuCard = smallCard('cpu', 'CPU % (trainer)');
 const memCard = smallCard('mem', 'Memory (RSS MiB)');
 const logEl = h('div', { class: 'log', hidden: true });
 
 const runEl = h('div', { class: 'view', hidden: true },
   h('header', { class: 'run' }, h('div', { class: 'title' }, nameEl, statusEl), metaEl),
   h('section', { class: 'progress' }, progressEl, h('div', { class: 'stats' }, stepEl, etaEl, epochEl, speedEl)),
-  actionsEl, problemEl, endEl,
+  actionsEl, problemEl, endEl, axisBar,
   h('section', { class: 'card loss' },
     h('div', { class: 'card-head' }, h('h2', {}, 'Loss'), bestEl),
     lossBox,
     h('div', { class: 'controls' }, h('label', { class: 'slider' }, 'Smoothing', slider, sliderOut), logBox)),
-  h('div', { class: 'grid' }, lrCard.card, gradCard.card, tpsCard.card, memCard.card),
+  h('div', { class: 'grid' }, lrCard.card, gradCard.card),
+  h('h2', { class: 'section' }, 'System'),
+  h('div', { class: 'grid system' }, stepCard.card, tpsCard.card, cpuCard.card, memCard.card),
   logEl);
 const emptyEl = h('div', { class: 'empty' },
   h('p', {}, 'No run on display.'),
@@ -95,12 +111,16 @@ const lossSets: LineDataset[] = [
   { label: '_train (raw)', data: [], borderWidth: 1 },
   { label: 'train', data: [], borderWidth: 1.75 },
   { label: 'validation', data: [], borderWidth: 1.5, borderDash: [5, 3], pointRadius: 2.5, pointHoverRadius: 4 },
+  // The checkpoint the run keeps (best by validation loss, or chosen by evaluation): one marker.
+  { label: '_chosen', data: [], showLine: false, pointStyle: 'rectRot', pointRadius: 6, pointHoverRadius: 7, borderWidth: 2 },
 ];
 const lossChart = lineChart(lossBox.querySelector('canvas')!, lossSets, colors, { legend: true, logScale: ui.logScale });
 const small = [
   { card: lrCard, color: 3, pick: (m: RunModel) => m.lr, fmt: (v: number) => (v === 0 ? '0' : v.toExponential(1)) },
   { card: gradCard, color: 4, pick: (m: RunModel) => m.gradNorm, fmt: fmtNumber },
+  { card: stepCard, color: 1, pick: (m: RunModel) => m.stepTime, fmt: (v: number) => fmtNumber(v, 3) },
   { card: tpsCard, color: 2, pick: (m: RunModel) => m.tps, fmt: (v: number) => fmtNumber(v, 3) },
+  { card: cpuCard, color: 0, pick: (m: RunModel) => m.cpu, fmt: (v: number) => fmtNumber(v, 3) },
   { card: memCard, color: 5, pick: (m: RunModel) => m.rss, fmt: (v: number) => fmtNumber(v, 4) },
 ].map((s) => ({ ...s, chart: lineChart(s.card.canvas, [{ label: s.card.card.querySelector('h2')!.textContent!, data: [] }], colors, { yFormat: s.fmt }) }));
 
@@ -110,6 +130,8 @@ function colorCharts(): void {
   lossSets[1].borderColor = c[0];
   lossSets[2].borderColor = c[1];
   lossSets[2].backgroundColor = c[1];
+  lossSets[3].borderColor = c[2];
+  lossSets[3].backgroundColor = withAlpha(c[2], 0.35);
   for (const s of small) {
     const ds = s.chart.data.datasets[0];
     ds.borderColor = c[s.color];
@@ -137,7 +159,7 @@ function updateSmoothed(): void {
     ema = newEma();
     smoothDirty = false;
   }
-  const pts = raw.points;
+  const pts = raw.on(axis);
   for (let i = smoothed.length; i < pts.length; i++) smoothed.push({ x: pts[i].x, y: emaStep(ema, ui.smoothing, pts[i].y) });
 }
 
@@ -154,6 +176,54 @@ function last(s: Series): number | undefined {
   return s.points.length ? s.points[s.points.length - 1].y : undefined;
 }
 
+// ------------------------------------------------------------------------------------ x-axis
+
+/** The axis drawn: the chosen one, or steps when the run did not record what it counts. */
+let axis: XAxis = 'step';
+const X_FORMAT: Record<XAxis, (v: number) => string> = {
+  step: (v) => String(Math.round(v)),
+  tokens: fmtCount,
+  time: fmtDuration,
+};
+
+function axisFor(m: RunModel): { axis: XAxis; note?: string } {
+  if (ui.xAxis === 'tokens' && !m.hasTokens && m.loss.length) {
+    return { axis: 'step', note: 'This run was recorded without token counts: drawn by step.' };
+  }
+  if (ui.xAxis === 'time' && !m.loss.byTime.length && m.loss.length) {
+    return { axis: 'step', note: 'This run\'s events carry no usable times: drawn by step.' };
+  }
+  return { axis: ui.xAxis };
+}
+
+/** Switches every chart to the axis the model and the setting call for; true when it changed. */
+function applyAxis(): boolean {
+  const a = axisFor(model);
+  axisNote.hidden = !a.note;
+  axisNote.textContent = a.note ?? '';
+  lossBox.dataset.axis = a.axis;
+  if (a.axis === axis) return false;
+  axis = a.axis;
+  for (const c of [lossChart, ...small.map((s) => s.chart)]) setXFormat(c, X_FORMAT[axis], axis !== 'time');
+  smoothDirty = true;
+  return true;
+}
+for (const c of [lossChart, ...small.map((s) => s.chart)]) setXFormat(c, X_FORMAT[axis], true);
+
+/** The chosen checkpoint's marker: on the validation curve at its step, else on the train curve. */
+function chosenPoint(): Point | undefined {
+  const c = model.chosen;
+  if (!c) return undefined;
+  const x = axis === 'step' ? c.step : axis === 'tokens' ? model.at(c.step).tokens : model.at(c.step).seconds;
+  if (x === undefined) return undefined;
+  const yAt = (s: Series) => {
+    for (let i = s.points.length - 1; i >= 0; i--) if (s.points[i].x === c.step) return s.points[i].y;
+    return undefined;
+  };
+  const y = yAt(model.val) ?? yAt(model.loss);
+  return y === undefined ? undefined : { x, y };
+}
+
 // Each chart is updated in its own task (so a redraw is never one long task), and only while
 // it is on screen: the side panel is narrow and tall, most charts are usually scrolled away.
 interface Drawn {
@@ -168,14 +238,18 @@ const drawn: Drawn[] = [
     box: lossBox, chart: lossChart, dirty: true, onScreen: true,
     fill: () => {
       const budget = drawBudget(lossChart.width);
-      fillView(lossSets[0].data, model.loss.points, budget);
+      fillView(lossSets[0].data, model.loss.on(axis), budget);
       fillView(lossSets[1].data, smoothed, budget);
-      fillView(lossSets[2].data, model.val.points, budget);
+      fillView(lossSets[2].data, model.val.on(axis), budget);
+      const chosen = chosenPoint();
+      lossSets[3].data.length = 0;
+      if (chosen) lossSets[3].data.push(chosen);
+      lossSets[3].label = chosen ? `chosen checkpoint (step ${model.chosen!.step}${model.chosen!.by === 'eval' ? ', by evaluation' : ', best val loss'})` : '_chosen';
     },
   },
   ...small.map((s) => ({
     box: s.card.box, chart: s.chart, dirty: true, onScreen: true,
-    fill: () => fillView(s.chart.data.datasets[0].data, s.pick(model).points, drawBudget(s.chart.width)),
+    fill: () => fillView(s.chart.data.datasets[0].data, s.pick(model).on(axis), drawBudget(s.chart.width)),
   })),
 ];
 let chain: ReturnType<typeof setTimeout> | undefined;
@@ -221,15 +295,19 @@ function redraw(): void {
   lastDraw = performance.now();
   stats.redraws++;
   timed(() => {
-    for (const s of [model.lr, model.gradNorm, model.tps, model.rss, model.val]) s.takeRewound();
+    for (const s of [model.lr, model.gradNorm, model.tps, model.rss, model.stepTime, model.cpu, model.val]) s.takeRewound();
+    applyAxis();
     updateSmoothed();
     for (const s of small) {
-      const v = last(s.pick(model));
-      s.card.value.textContent = v === undefined ? '' : s.fmt(v);
-      s.card.box.dataset.points = String(s.pick(model).length);
+      const series = s.pick(model);
+      const v = last(series);
+      // A run recorded before step time and CPU % existed says so instead of an empty chart.
+      s.card.value.textContent = v !== undefined ? s.fmt(v) : model.loss.length ? 'not recorded' : '';
+      s.card.box.dataset.points = String(series.on(axis).length);
     }
-    lossBox.dataset.points = String(model.loss.length);
-    lossBox.dataset.valPoints = String(model.val.length);
+    lossBox.dataset.points = String(model.loss.on(axis).length);
+    lossBox.dataset.valPoints = String(model.val.on(axis).length);
+    lossBox.dataset.chosenStep = model.chosen ? String(model.chosen.step) : '';
     renderHeader();
   });
   for (const d of drawn) d.dirty = true;
@@ -280,7 +358,11 @@ function renderHeader(): void {
   endEl.hidden = !end;
   endEl.textContent = end;
   endEl.classList.toggle('error', status === 'failed');
-  bestEl.textContent = m.bestVal !== undefined ? `best val ${fmtNumber(m.bestVal)}` : '';
+  const c = m.chosen;
+  const chosenText = c?.by === 'eval'
+    ? `chosen: step ${c.step}, accuracy ${fmtNumber((c.accuracy ?? NaN) * 100, 3)}%${c.forgettingPercent !== undefined ? `, forgetting ${c.forgettingPercent >= 0 ? '+' : ''}${fmtNumber(c.forgettingPercent, 3)}%` : ''}`
+    : '';
+  bestEl.textContent = [m.bestVal !== undefined ? `best val ${fmtNumber(m.bestVal)}` : '', chosenText].filter(Boolean).join(' · ');
   logEl.hidden = !m.lastLog;
   logEl.dataset.level = m.lastLog?.level ?? '';
   logEl.textContent = m.lastLog ? m.lastLog.message : '';
@@ -335,6 +417,12 @@ slider.addEventListener('input', () => {
   scheduleRedraw(true);
 });
 
+axisSelect.addEventListener('change', () => {
+  ui.xAxis = X_AXES.includes(axisSelect.value as XAxis) ? (axisSelect.value as XAxis) : 'step';
+  saveUi();
+  scheduleRedraw(true);
+});
+
 logBox.addEventListener('change', () => {
   ui.logScale = logBox.checked;
   lossChart.options.scales!.y = yScale(ui.logScale ? 'logarithmic' : 'linear', colors);
@@ -349,14 +437,20 @@ onThemeChange(() => {
   scheduleRedraw(true);
 });
 
+function cpuChart(): LineChart {
+  return small.find((s) => s.card === cpuCard)!.chart;
+}
+
 /** For tests and the benchmark: what is drawn, without reading pixels. */
 (window as unknown as { __monitor: unknown }).__monitor = {
   stats,
   ui,
   smoothed: () => smoothed.map((p) => p.y),
+  /** The loss chart's points as drawn (x on the current axis), and the axis. */
+  drawn: () => ({ axis, loss: lossSets[0].data.map((p) => [p.x, p.y]), val: lossSets[2].data.map((p) => [p.x, p.y]), chosen: lossSets[3].data.map((p) => [p.x, p.y]) }),
   raw: () => model.loss.points.map((p) => p.y),
   yScaleType: () => (lossChart.scales.y as { type: string }).type,
-  charts: { loss: lossChart as LineChart },
+  charts: { loss: lossChart as LineChart, cpu: cpuChart() },
 };
 
 renderHeader();

@@ -79,6 +79,18 @@ export function lineChart(canvas: HTMLCanvasElement, datasets: LineDataset[], p:
   });
 }
 
+/**
+ * The x-axis's tick labels and the tooltip's title for what x counts (steps, tokens, seconds);
+ * `integer` keeps ticks on whole numbers (steps, tokens).
+ */
+export function setXFormat(chart: LineChart, format: (v: number) => string, integer: boolean): void {
+  // Set property by property: the options are chart.js proxies, which do not survive spreading.
+  const ticks = (chart.options.scales!.x as { ticks: { precision?: number; callback?: unknown } }).ticks;
+  ticks.precision = integer ? 0 : undefined;
+  ticks.callback = (v: number | string) => format(Number(v));
+  chart.options.plugins!.tooltip!.callbacks!.title = (items) => (items.length ? format(items[0].parsed.x ?? NaN) : '');
+}
+
 /** Re-colours grid, ticks and legend after a theme change (datasets are re-coloured by the caller). */
 export function applyScaleTheme(chart: LineChart, p: Palette): void {
   const c = scaleColors(p);
