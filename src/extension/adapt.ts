@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { AdaptConfig, RunConfig } from '../protocol/config';
-import { validateRunConfig, DEFAULT_TRAINING, loraDefaults } from '../engine/core/run-config';
+import { validateRunConfig, DEFAULT_TRAINING, loraDefaults, usesEveryCore } from '../engine/core/run-config';
 import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/core/memory';
 import {
   attentionLoraTargets, blockPaths, planFor, formatCount, formatPercent, ModelInfo, AdaptPlan as ParamPlan,
@@ -172,8 +172,7 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
   const backendNote = d.backend === 'auto' ? `auto (${info.backend ?? 'best available'})` : d.backend;
   const runsOn = d.backend === 'auto' ? info.backend : d.backend;
   const wasm = runsOn === 'wasm';
-  // Native TensorFlow backends ignore training.threads.
-  const threads = runsOn === 'tensorflow' || runsOn === 'tensorflow-gpu' ? 1 : config.training.threads;
+  const threads = usesEveryCore(runsOn) ? 1 : config.training.threads;
   const mem = estimateTrainingMemory(info.config, {
     batchSize: batch, maxLength: config.training.maxLength, totalParams: info.totalParams, trainableParams: count.trainable, firstTrainableLayer: count.firstTrainableLayer, threads,
   });

@@ -10,6 +10,14 @@ import { showValue } from './formats/limits';
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
+/**
+ * Native TensorFlow backends use every core themselves, so training.threads does not apply to
+ * them: the trainer trains on one thread there and the extension's estimate counts one.
+ */
+export function usesEveryCore(backend: string | undefined): boolean {
+  return backend === 'tensorflow' || backend === 'tensorflow-gpu';
+}
+
 export const DEFAULT_TRAINING: Readonly<TrainingConfig> = Object.freeze({
   epochs: 3,
   batchSize: 8,

@@ -8,6 +8,7 @@ import { openRun, RunHandle } from '../core/runs/store';
 import { cleanCheckpoints, loadGoodCheckpoint, LoadedCheckpoint } from '../core/runs/checkpoint';
 import { acquireRunLock, RunLock } from '../core/runs/lock';
 import { TrainerIdentity } from '../core/runs/process';
+import { usesEveryCore } from '../core/run-config';
 
 /** Default bound on training time a kill can lose: a checkpoint at least this often (seconds). */
 export const DEFAULT_CHECKPOINT_SECONDS = 60;
@@ -66,12 +67,21 @@ export function availableCores(): number {
 }
 
 /**
- * The gradient threads a run uses: training.threads, but 1 on native backends or without the
- * worker script, and never more than the cores here (each thread holds a model replica: 64 on
- * 2 cores took 2.1 GB and ran no faster) — said in the run's log when capped.
+ * The gradient threads a run uses: training.threads, but 1 on native backends (they use every
+ * core themselves) or without the worker script, and never more than the cores here (each
+ * thread holds a model replica: 64 on 2 cores took 2.1 GB and ran no faster) — each said in
+ * the run's log when training.threads is not what runs.
  */
-export function threadsFor(requested: number, opts: { native: boolean; gradWorker: boolean; log?: (m: string, level?: 'info' | 'warn') => void; cores?: number }): number {
-  if (requested <= 1 || opts.native || !opts.gradWorker) return 1;
+export function threadsFor(requested: number, opts: { backend: string; gradWorker: boolean; log?: (m: string, level?: 'info' | 'warn') => void; cores?: number }): number {
+  if (requested <= 1) return 1;
+  if (usesEveryCore(opts.backend)) {
+    opts.log?.(`training.threads ${requested} is ignored: the ${opts.backend} backend uses every core itself`);
+    return 1;
+  }
+  if (!opts.gradWorker) {
+    opts.log?.(`training.threads ${requested}: this build has no gradient worker script; training on one thread`, 'warn');
+    return 1;
+  }
   const cores = opts.cores ?? availableCores();
   if (requested > cores) {
     opts.log?.(`training.threads ${requested} is more than the ${cores} core${cores > 1 ? 's' : ''} here: training on ${cores} thread${cores > 1 ? 's' : ''}`, 'warn');

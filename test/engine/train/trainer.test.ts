@@ -131,10 +131,12 @@ describe('training on stories260K', function () {
   it('a non-finite loss fails the run with its step and keeps the last good checkpoint', async () => {
     const task = moodTask(64);
     const events: TrainerEvent[] = [];
+    const tensorsBefore = tf.memory().numTensors;
     const end = await train(config(task, { unfreeze: ['model.layers.4.*'] }, { maxSteps: 30, learningRate: 1e12, gradClip: 0, warmupSteps: 0, evalEvery: 0, checkpointEvery: 1, schedule: 'constant' }), { emit: (e) => events.push(e) });
     assert.equal(end.type, 'failed');
     if (end.type !== 'failed') return;
     assert.match(end.reason, /loss became (NaN|Infinity|-Infinity) at step \d+/);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the failed run released the model, the optimizer and its gradients');
     const steps = events.filter((e): e is StepEvent => e.type === 'step');
     assert.ok(steps.every((s) => Number.isFinite(s.loss)));
     assert.ok(end.lastCheckpoint && existsSync(end.lastCheckpoint), 'last checkpoint kept');
@@ -145,6 +147,33 @@ describe('training on stories260K', function () {
 
   it('refuses a run that cannot fit the wasm heap, saying it is out of memory', async () => {
     const task = moodTask(64);
+    const tensorsBefore = tf.memory().numTensors;
     await assert.rejects(train(config(task, { lora: {} }, { batchSize: 4096, maxLength: 48 })), /out of memory.*4 GiB/);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the refused run released the model it loaded');
+  });
+
+  it('a data error after the model is loaded throws, names the line and leaves no tensors behind', async () => {
+    const task = moodTask(8);
+    writeFileSync(task.train, readFileSync(task.train, 'utf8') + '{"prompt": "Tom was", "completion":\n');
+    const tensorsBefore = tf.memory().numTensors;
+    await assert.rejects(train(config(task, { lora: {} })), /train\.jsonl:9/);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the model loaded before the data was read is released');
+    assert.deepEqual(listRuns(join(task.dir, 'runs')), [], 'no run is recorded');
+  });
+
+  it('a failure injected in the step loop ends the run failed and releases the model and the optimizer', async () => {
+    const task = moodTask(32);
+    const tensorsBefore = tf.memory().numTensors;
+    const end = await train(config(task, { lora: {} }, { maxSteps: 6, evalEvery: 0, checkpointEvery: 1 }), {
+      emit: (e) => {
+        if (e.type === 'step' && e.step === 3) throw new Error('injected failure at step 3');
+      },
+    });
+    assert.equal(end.type, 'failed', JSON.stringify(end));
+    if (end.type !== 'failed') return;
+    assert.equal(end.reason, 'injected failure at step 3');
+    assert.match(end.lastCheckpoint ?? '', /step-2$/);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors left by the failed run');
+    assert.equal(listRuns(join(task.dir, 'runs'))[0].status, 'failed');
   });
 });

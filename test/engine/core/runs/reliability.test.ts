@@ -231,11 +231,14 @@ describe('trainer limits', () => {
     assert.equal(checkpointDue(11, { checkpointEvery: 5, checkpointSeconds: 5 }, 4), false);
   });
 
-  it('caps training.threads at the cores, saying so', () => {
+  it('caps training.threads at the cores, and says why a native backend or a missing worker script trains on one thread', () => {
     const said: string[] = [];
-    assert.equal(threadsFor(64, { native: false, gradWorker: true, cores: 2, log: (m) => said.push(m) }), 2);
+    assert.equal(threadsFor(64, { backend: 'wasm', gradWorker: true, cores: 2, log: (m) => said.push(m) }), 2);
     assert.match(said[0], /training\.threads 64 is more than the 2 cores here: training on 2 threads/);
-    assert.equal(threadsFor(2, { native: false, gradWorker: true, cores: 2 }), 2);
-    assert.equal(threadsFor(8, { native: true, gradWorker: true, cores: 2 }), 1);
+    assert.equal(threadsFor(2, { backend: 'wasm', gradWorker: true, cores: 2 }), 2);
+    assert.equal(threadsFor(8, { backend: 'tensorflow', gradWorker: true, cores: 2, log: (m) => said.push(m) }), 1);
+    assert.match(said[1], /training\.threads 8 is ignored: the tensorflow backend uses every core itself/);
+    assert.equal(threadsFor(8, { backend: 'wasm', gradWorker: false, cores: 2, log: (m) => said.push(m) }), 1);
+    assert.match(said[2], /no gradient worker script; training on one thread/);
   });
 });

@@ -1,0 +1,220 @@
+// Everything a training run needs before its first step: the run opened for resume (or made),
+// the model, the data, the adapted parameters, the optimizer and the gradient threads. What is
+// made is recorded in `Held` as soon as it exists, so a failure part-way releases exactly that.
+import os from 'node:os';
+import { CausalLM } from '../model/model';
+import { loadModel } from '../model/loader';
+import type { Tokenizer } from '../tokenizers';
+import { selectBackend, BackendChoice } from '../backend';
+import { blasThreadsPerWorker } from '../native';
+import { Rng } from '../random';
+import { RunConfig, TrainingConfig } from '../../protocol/config';
+import { TokenStats } from '../../protocol/events';
+import { AdaptResult, applyAdapt, loadTrainable } from './methods';
+import { AdamW } from './optimizer';
+import { chatFormatFor } from '../chat/encode';
+import { ChatFormat } from '../chat/template';
+import { loadDataset, makeBatches, packBatch, splitValidation, Dataset, Example, PackedBatch } from './data';
+import { mixReplay } from './replay';
+import { DEFAULT_DATA, usesEveryCore } from '../core/run-config';
+import { GradientPool, startGradientPool } from './parallel';
+import { estimateTrainingMemory, formatBytes, MemoryEstimate, WASM_HEAP_LIMIT } from '../core/memory';
+import { createRun, RunHandle } from '../core/runs/store';
+import { modelOrigin } from '../core/catalogue';
+import { LoadedCheckpoint } from '../core/runs/checkpoint';
+import { acquireRunLock, RunLock } from '../core/runs/lock';
+import { TrainerIdentity } from '../core/runs/process';
+import { openResume, threadsFor } from './reliability';
+import { now, RunEvents } from './run-events';
+
+/** What a run holds and how far it got: filled in as setup goes, read by the failure path. */
+export interface Held {
+  identity: TrainerIdentity;
+  lock?: RunLock;
+  run?: RunHandle;
+  model?: CausalLM;
+  optimizer?: AdamW;
+  pool?: GradientPool;
+  step: number;
+  /** Best validation loss of a trained model so far (Infinity before the first). */
+  best: number;
+  /** Evaluations since the best one, for early stopping. */
+  badEvals: number;
+  lastCheckpoint?: string;
+  /** performance.now() of the last checkpoint, or of the start: the time bound counts from it. */
+  lastCheckpointAt: number;
+}
+
+/** A run ready for its first step. */
+export interface Session extends Held {
+  config: RunConfig;
+  t: TrainingConfig;
+  events: RunEvents;
+  who?: string;
+  run: RunHandle;
+  model: CausalLM;
+  optimizer: AdamW;
+  adapted: AdaptResult;
+  pad: number;
+  batches: EpochBatches;
+  valBatches: PackedBatch[];
+  totalSteps: number;
+  stepsPerEpoch: number;
+}
+
+export interface SetupOptions {
+  resumeDir?: string;
+  who?: string;
+  gradWorker?: string;
+}
+
+export function newHeld(identity: TrainerIdentity): Held {
+  return { identity, step: 0, best: Infinity, badEvals: 0, lastCheckpointAt: 0 };
+}
+
+/** The shuffled batches of one epoch at a time; the same for a given seed and epoch, so a resumed run goes on in the same order. */
+export class EpochBatches {
+  private epoch = -1;
+  private batches: Example[][] = [];
+
+  constructor(private readonly examples: Example[], private readonly batchSize: number, private readonly seed: number) {}
+
+  of(epoch: number): Example[][] {
+    if (epoch !== this.epoch) {
+      this.batches = makeBatches(this.examples, this.batchSize, new Rng(this.seed * 7919 + epoch), { shuffle: true });
+      this.epoch = epoch;
+    }
+    return this.batches;
+  }
+}
+
+interface RunData {
+  trainSet: Dataset;
+  train: Example[];
+  validation: Example[];
+  validationStats?: TokenStats;
+}
+
+/** Training and validation examples as the config asks: a validation file, or a split of the training data; replay text joins the training mix only. */
+function loadRunData(config: RunConfig, tokenizer: Tokenizer, chat: ChatFormat): RunData {
+  const t = config.training;
+  const trainSet = loadDataset(config.data.train, tokenizer, { maxLength: t.maxLength, chat });
+  let train = trainSet.examples;
+  let validation: Example[] = [];
+  let validationStats: TokenStats | undefined;
+  if (config.data.validation) {
+    const v = loadDataset(config.data.validation, tokenizer, { maxLength: t.maxLength, chat });
+    validation = v.examples;
+    validationStats = v.stats;
+  } else if (config.data.validationSplit > 0 && train.length > 1) {
+    const s = splitValidation(train, config.data.validationSplit, new Rng(config.seed + 17));
+    train = s.train;
+    validation = s.validation;
+  }
+  // Validation stays the task's own data.
+  if (config.data.replay) {
+    const replay = loadDataset(config.data.replay, tokenizer, { maxLength: t.maxLength });
+    train = mixReplay(train, replay.examples, config.data.replayFraction ?? DEFAULT_DATA.replayFraction, new Rng(config.seed + 29));
+  }
+  return { trainSet, train, validation, validationStats };
+}
+
+/** The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains. */
+function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice): MemoryEstimate {
+  const longest = Math.max(...train.map((e) => e.ids.length));
+  const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, weightBytes: model.weightBytes() });
+  if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
+    throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads`);
+  }
+  return mem;
+}
+
+/** A new run folder (locked at once), or the resumed run's trainable state, optimizer and progress from its checkpoint. */
+async function openRecord(h: Held, config: RunConfig, lm: { files: string[] }, adapted: AdaptResult, optimizer: AdamW, resume: { checkpoint: LoadedCheckpoint; notes: string[] } | undefined, events: RunEvents, who: string | undefined): Promise<RunHandle> {
+  if (!h.run || !resume) {
+    const files = [...lm.files, config.data.train, ...(config.data.validation ? [config.data.validation] : []), ...(config.data.replay ? [config.data.replay] : [])];
+    const run = createRun(config.runsDir, { name: config.name, config, method: adapted.method, who, trainer: h.identity, base: { ...(await modelOrigin(config.model)), path: config.model }, files });
+    h.run = run;
+    h.lock = acquireRunLock(run.dir, h.identity, `"${run.record.name}" (${run.dir})`);
+    events.attach(run);
+    return run;
+  }
+  const ck = resume.checkpoint;
+  for (const n of resume.notes) events.log(n, 'warn');
+  loadTrainable(adapted.params, ck.tensors);
+  optimizer.load(ck.optimizer, Number(ck.meta.optimizerT ?? ck.step));
+  h.step = ck.step;
+  h.best = typeof ck.meta.bestValLoss === 'number' ? ck.meta.bestValLoss : Infinity;
+  h.badEvals = Number(ck.meta.badEvals ?? 0);
+  h.run.audit('resumed', `from step ${h.step}`, who);
+  return h.run;
+}
+
+/** The started event and what the run's log says before the first step. */
+function announce(s: Session, backend: BackendChoice, mem: MemoryEstimate, data: RunData, resumedFrom: number | undefined): void {
+  const { adapted, events } = s;
+  const params = { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total };
+  events.emit({
+    type: 'started', time: now(), runId: s.run.record.id, runDir: s.run.dir, config: s.config, backend, params,
+    train: data.trainSet.stats, validation: data.validationStats, totalSteps: s.totalSteps, stepsPerEpoch: s.stepsPerEpoch, resumedFrom,
+  });
+  events.log(`estimated peak memory ${formatBytes(mem.bytes)}${mem.threads > 1 ? ` over ${mem.threads} threads (${formatBytes(mem.heapBytes)} in the largest)` : ''} (activations ${formatBytes(mem.activations)}${mem.threads > 1 ? ' a thread' : ''}, weights ${formatBytes(mem.weights)}, optimizer ${formatBytes(mem.optimizer)})`);
+  if (s.pool) events.log(`training on ${s.pool.threads} threads: the rows of each step are split across them, one ${backend.name} backend each`);
+  events.log(`trainable ${adapted.trainable.toLocaleString('en-US')} of ${adapted.total.toLocaleString('en-US')} parameters (${params.percent.toFixed(2)}%): ${adapted.method}`);
+  for (const w of data.trainSet.warnings ?? []) events.log(w, 'warn');
+  const chat = data.trainSet.chat;
+  if (chat) events.log(chat.source === 'model' ? "conversations are rendered with the model's chat template" : 'conversations are rendered with the default chat template (<|user|>/<|assistant|> markers): the model has none');
+  if (data.validation.length === 0) events.log('no validation data: early stopping and best checkpoints are off', 'warn');
+}
+
+/** From a config (or a run folder to resume) to a run ready for its first step. */
+export async function setup(configIn: RunConfig, opts: SetupOptions, events: RunEvents, h: Held): Promise<Session> {
+  let config = configIn;
+  let resume: { checkpoint: LoadedCheckpoint; notes: string[] } | undefined;
+  // One trainer per run: the lock is taken before anything in the run is touched.
+  if (opts.resumeDir) {
+    const r = openResume(opts.resumeDir, h.identity);
+    h.run = r.run;
+    h.lock = r.lock;
+    events.attach(r.run);
+    if (opts.who) r.run.who = opts.who;
+    config = r.run.record.config;
+    h.lastCheckpoint = r.checkpoint.dir;
+    resume = r;
+  }
+  const t = config.training;
+  let backend = await selectBackend({ backend: config.backend, blas: config.blas !== false });
+  const lm = await loadModel(config.model);
+  const model = (h.model = lm.model);
+  const tokenizer = lm.tokenizer;
+  if (!tokenizer) throw new Error(`${config.model}: the model has no tokenizer`);
+  const data = loadRunData(config, tokenizer, chatFormatFor(lm.chatTemplate, tokenizer));
+
+  const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
+  const threads = threadsFor(t.threads, { backend: backend.name, gradWorker: !!opts.gradWorker, log: (m, level) => events.log(m, level) });
+  const mem = checkMemory(model, t, adapted, data.train, threads, backend);
+  const optimizer = (h.optimizer = new AdamW(adapted.params));
+  // The cores are shared between the training threads and, inside each, BLAS's own threads.
+  const blasThreads = blasThreadsPerWorker();
+  if (backend.blas.on) backend = await selectBackend({ backend: config.backend, blas: true, blasThreads });
+  events.log(`backend ${backend.label}${backend.blas.on || usesEveryCore(backend.name) ? '' : ` (matrix products on the backend's own kernels: ${backend.blas.reason})`}`);
+  if (threads > 1) h.pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, blas: backend.blas.on, blasThreads, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
+
+  const microPerEpoch = Math.ceil(data.train.length / t.batchSize);
+  const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / t.gradAccumulation));
+  // maxSteps, when set, overrides epochs (as in Hugging Face's Trainer): the data cycles.
+  const totalSteps = t.maxSteps ?? t.epochs * stepsPerEpoch;
+  const pad = tokenizer.pad ?? tokenizer.eos ?? 0;
+  const valBatches = makeBatches(data.validation, t.batchSize, new Rng(0), { shuffle: false }).map((b) => packBatch(b, pad));
+  h.lastCheckpointAt = performance.now();
+
+  const run = await openRecord(h, config, lm, adapted, optimizer, resume, events, opts.who);
+  const resumedFrom = resume ? h.step : undefined;
+  run.update({ status: 'running', pid: h.identity.pid, trainer: h.identity, startedAt: now(), backend, ...(data.trainSet.chat ? { chatTemplate: data.trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
+  const s: Session = Object.assign(h, {
+    config, t, events, who: opts.who, run, model, optimizer, adapted, pad,
+    batches: new EpochBatches(data.train, t.batchSize, config.seed), valBatches, totalSteps, stepsPerEpoch,
+  });
+  announce(s, backend, mem, data, resumedFrom);
+  return s;
+}
