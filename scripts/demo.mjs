@@ -8,6 +8,7 @@
 // and says where everything is. Reads nothing outside the project; runs go to .adapt-lab/runs/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ensureBuilt } from './ensure-built.mjs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,20 @@ function runIds(runsDir) {
   return existsSync(runsDir) ? readdirSync(runsDir).filter((n) => existsSync(join(runsDir, n, 'run.json'))) : [];
 }
 
+/**
+ * Whether node-llama-cpp (a devDependency: a checkout has it, the packaged extension does not)
+ * can be found: then the evaluation also runs base and adapted in llama.cpp, as they would be
+ * served, for a few seconds more on this tiny model.
+ */
+function hasLlamaCpp() {
+  try {
+    createRequire(join(ROOT, 'package.json')).resolve('node-llama-cpp');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const pct = (x) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
 
 function main() {
@@ -71,10 +86,13 @@ function main() {
   if (created.length !== 1) fail(`expected one new run in ${rel(runsDir)}, found ${created.length}`);
   const runDir = join(runsDir, created[0]);
 
-  title('evaluation: base against adapted');
-  cli(['eval', '--model', rel(model), '--adapter', rel(runDir), '--prompts', rel(PROMPTS), '--probe', rel(PROBE), '--max-tokens', '8', '--samples', '2']);
+  const llamacpp = hasLlamaCpp();
+  title(`evaluation: base against adapted${llamacpp ? ', in our engine and in llama.cpp' : ''}`);
+  if (!llamacpp) console.log('(node-llama-cpp is not installed: llama.cpp\'s columns are left out; `npm install node-llama-cpp@3.21.1` adds them)');
+  cli(['eval', '--model', rel(model), '--adapter', rel(runDir), '--prompts', rel(PROMPTS), '--probe', rel(PROBE), '--max-tokens', '8', '--samples', '2',
+    ...(llamacpp ? ['--runtime', 'llamacpp'] : [])]);
   const report = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
-  const acc = { base: report.base.accuracy, adapted: report.adapted.accuracy, forgetting: report.forgetting };
+  const acc = { base: report.base.accuracy, adapted: report.adapted.accuracy, forgetting: report.forgetting, llamacpp: report.llamacpp };
 
   title('export: the adapter in the Hugging Face PEFT layout');
   const peftDir = join(ROOT, '.adapt-lab', 'exports', `${created[0]}-peft`);
@@ -83,6 +101,11 @@ function main() {
   title('done');
   console.log(`accuracy on ${rel(PROMPTS)}: ${bold(`${pct(acc.base)} (base) → ${pct(acc.adapted)} (adapted)`)}`
     + (acc.forgetting ? `; probe perplexity ${acc.forgetting.basePerplexity.toFixed(1)} → ${acc.forgetting.adaptedPerplexity.toFixed(1)}` : ''));
+  if (acc.llamacpp) {
+    const ms = (sec) => `${sec.latency.perTokenMs.p50?.toFixed(1) ?? '–'} ms/token`;
+    console.log(`in llama.cpp ${acc.llamacpp.version}: ${pct(acc.llamacpp.base.accuracy)} → ${pct(acc.llamacpp.adapted?.accuracy)}; `
+      + `same answers as our engine ${pct(acc.llamacpp.sameAnswers.adapted)} (adapted); adapted per token ${ms(acc.llamacpp.adapted)} vs ours ${ms(report.adapted)}`);
+  }
   console.log(`training took ${trainSeconds.toFixed(0)} s; the whole demo ${secs()}`);
   console.log(`run folder:    ${rel(runDir)}/  (run.json, metrics.jsonl, checkpoints/${existsSync(join(runDir, 'eval.json')) ? ', eval.json' : ''})`);
   console.log(`PEFT adapter:  ${rel(peftDir)}/  (adapter_config.json, adapter_model.safetensors)`);

@@ -21,8 +21,12 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host/index.ts' }, outdir: '.e2e-dist/e2e/host', external: ['vscode', 'mocha'] }),
   // The same in an untrusted workspace (Restricted Mode).
   esbuild.build({ ...common, entryPoints: { index: 'test/e2e/host-untrusted/index.ts' }, outdir: '.e2e-dist/e2e/host-untrusted', external: ['vscode', 'mocha'] }),
-  // Runs under this Node: drives code-server and Chromium.
-  esbuild.build({ ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.e2e-dist/e2e', external: ['mocha', 'playwright-core', 'vscode'] }),
+  // Runs under this Node: drives code-server and Chromium. Specs that write small models bring the
+  // engine along: its native and optional modules stay external, as in scripts/build.mjs.
+  esbuild.build({
+    ...common, entryPoints: { main: 'test/e2e/main.ts' }, outdir: '.e2e-dist/e2e',
+    external: ['mocha', 'playwright-core', 'vscode', 'koffi', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json'],
+  }),
 ]);
 if (!existsSync(join(repo, 'dist', 'extension.js'))) {
   console.error('dist/extension.js was not built');

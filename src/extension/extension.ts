@@ -16,6 +16,8 @@ import { Walkthrough } from './walkthrough';
 import { embeddedModels } from './pickers';
 import { resolveSettingPath } from './prompts/evaluator';
 import { allowRunsDir, initTrust, isTrusted, onDidChangeRunsLocation } from './trust';
+import { registerPreview } from './preview';
+import type { PreviewPanel } from './preview/panel';
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
@@ -37,6 +39,8 @@ export interface AdaptLabApi {
   allowRunsDir(dir: string): Promise<void>;
   /** The runs folder of each workspace folder, as the Runs view and new runs use them. */
   runsDirs(): string[];
+  /** Preview Training Data's panel. */
+  preview: PreviewPanel;
 }
 
 export function activate(context: vscode.ExtensionContext): AdaptLabApi {
@@ -127,9 +131,11 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
     registerGuarded('adaptLab.runDemo', () => walkthrough.runDemo(), log),
   );
 
+  const preview = registerPreview({ context, log, rt, currentModel: () => layers.modelPath });
+
   return {
     startRun: (config, baseDir) => commands!.startRun(config, baseDir),
-    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs,
+    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs, preview,
   };
 }
 

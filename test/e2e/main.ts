@@ -76,6 +76,7 @@ const UI_SPECS = {
     require('./ui/workbench.spec');
     require('./prompts/ui.spec');
     require('./ui/models.spec');
+    require('./ui/preview.spec');
   },
   install: () => require('./ui/installed.spec'),
 };

@@ -55,14 +55,49 @@ export interface RandomModel {
 }
 
 /**
+ * A chat model's template and turn tokens: `control` are appended to the vocabulary as control
+ * tokens (ids 512, 513, ...), `eos` (one of them) becomes the end-of-sequence token.
+ */
+export interface RandomChat {
+  template: string;
+  control: string[];
+  eos?: string;
+}
+
+/** ChatML (Qwen, SmolLM): `<|im_start|>role\ncontent<|im_end|>\n`. */
+export const CHATML: RandomChat = {
+  template: "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+    + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+  control: ['<|im_start|>', '<|im_end|>'],
+  eos: '<|im_end|>',
+};
+
+/** stories260K's vocabulary, with a chat model's turn tokens and template when given. */
+function vocabMetadata(chat?: RandomChat): Map<string, unknown> {
+  const meta = new Map(readGguf(VOCAB_SOURCE).metadata as Map<string, unknown>);
+  if (!chat) return meta;
+  const tokens = [...(meta.get('tokenizer.ggml.tokens') as string[]).slice(0, RANDOM_VOCAB), ...chat.control];
+  meta.set('tokenizer.ggml.tokens', tokens);
+  meta.set('tokenizer.ggml.scores', [...(meta.get('tokenizer.ggml.scores') as number[]).slice(0, RANDOM_VOCAB), ...chat.control.map(() => 0)]);
+  meta.set('tokenizer.ggml.token_type', [...(meta.get('tokenizer.ggml.token_type') as number[]).slice(0, RANDOM_VOCAB), ...chat.control.map(() => 3 /* control */)]);
+  if (chat.eos) meta.set('tokenizer.ggml.eos_token_id', tokens.indexOf(chat.eos));
+  meta.set('tokenizer.chat_template', chat.template);
+  return meta;
+}
+
+/**
  * Writes `<dir>/hf/` (config.json = `config` with vocab_size 512 and the tokenizer's ids) and
  * `<dir>/model.gguf`. `normOffset`: the family's norm weights are stored as offsets from 1.
+ * `chat`: a chat model (its turn tokens appended to the vocabulary, its template in
+ * tokenizer_config.json and the GGUF).
  */
-export async function writeRandomModel(dir: string, config: Record<string, unknown>, opts: { seed?: number; normOffset?: boolean; gguf?: boolean } = {}): Promise<RandomModel> {
+export async function writeRandomModel(dir: string, config: Record<string, unknown>, opts: { seed?: number; normOffset?: boolean; gguf?: boolean; chat?: RandomChat } = {}): Promise<RandomModel> {
   const hfDir = join(dir, 'hf');
   mkdirSync(hfDir, { recursive: true });
-  const vocabMeta = readGguf(VOCAB_SOURCE).metadata as Map<string, unknown>;
-  const full: Record<string, unknown> = { vocab_size: RANDOM_VOCAB, bos_token_id: 1, eos_token_id: 2, ...config };
+  const vocabMeta = vocabMetadata(opts.chat);
+  const vocabSize = RANDOM_VOCAB + (opts.chat?.control.length ?? 0);
+  const eos = opts.chat?.eos ? RANDOM_VOCAB + opts.chat.control.indexOf(opts.chat.eos) : 2;
+  const full: Record<string, unknown> = { vocab_size: vocabSize, bos_token_id: 1, eos_token_id: eos, ...config };
   writeFileSync(join(hfDir, 'config.json'), JSON.stringify(full, null, 2));
   const tok = hfTokenizerFromGguf(vocabMeta, { modelMaxLength: Number(full.max_position_embeddings ?? 512) });
   writeFileSync(join(hfDir, 'tokenizer.json'), JSON.stringify(tok.tokenizer));

@@ -21,6 +21,8 @@ export interface Example {
   ids: number[];
   /** mask[i] === 1: ids[i] is a label (predicted from position i - 1). mask[0] is always 0. */
   mask: Uint8Array;
+  /** 1-based line of the data file it came from (for previews; 1 for text files). */
+  line?: number;
 }
 
 export type DataFormat = 'prompt-completion' | 'messages' | 'text';
@@ -374,9 +376,9 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
   let truncated = 0;
   for (const r of raw) {
     if (sum(r.mask) === 0) { noLabelsAtAll.push(r.line); continue; }
-    let ex: Example = { ids: r.ids, mask: r.mask };
+    let ex: Example = { ids: r.ids, mask: r.mask, line: r.line };
     if (r.ids.length > maxLength) {
-      ex = { ids: r.ids.slice(0, maxLength), mask: r.mask.slice(0, maxLength) };
+      ex = { ids: r.ids.slice(0, maxLength), mask: r.mask.slice(0, maxLength), line: r.line };
       if (sum(ex.mask) === 0) { lostToTruncation.push(r); continue; }
       truncated++;
     }

@@ -8,6 +8,8 @@ import { chatFormatFor } from '../../engine/chat/encode';
 import { isGgufPath, loadTokenizer } from '../../engine/model/loader';
 import { readGguf } from '../../engine/core/formats/gguf';
 import { loadDataset } from '../../engine/train/data';
+import { templateName } from '../../engine/chat/template-name';
+import { parsePreviewPayload, PreviewPayload } from '../../protocol/preview';
 
 /** The model's own chat template, read without loading weights. */
 function chatTemplateOf(model: string): string | undefined {
@@ -22,14 +24,31 @@ function chatTemplateOf(model: string): string | undefined {
   return typeof t === 'string' ? t : undefined;
 }
 
-export interface PreviewPayload {
-  model: string;
-  data: string;
-  format: string;
-  chatTemplate?: 'model' | 'default';
-  examples: { tokens: { text: string; loss: boolean; special: boolean }[]; count: number; lossTokens: number }[];
-  totalExamples: number;
-  warnings: string[];
+/** The payload for the first `n` examples (see src/protocol/preview.ts). */
+export function previewPayload(model: string, data: string, n: number, maxLength: number): PreviewPayload {
+  const tok = loadTokenizer(model);
+  const chat = chatFormatFor(chatTemplateOf(model), tok);
+  const ds = loadDataset(data, tok, { maxLength, chat });
+  const decoder = new TextDecoder();
+  const tokenText = (id: number) => (tok.isSpecial(id) ? tok.tokenToPiece(id) : decoder.decode(tok.tokenBytes(id)));
+  const lossOf = (mask: Uint8Array) => mask.reduce((a, b) => a + b, 0);
+  return {
+    model, data: ds.file, format: ds.format,
+    ...(ds.chat ? { template: { source: ds.chat.source, name: templateName(ds.chat.template) } } : {}),
+    examples: ds.examples.slice(0, n).map((e) => ({
+      line: e.line ?? 1,
+      tokens: e.ids.map((id, i) => ({ id, text: tokenText(id), loss: e.mask[i] === 1, special: tok.isSpecial(id) })),
+      count: e.ids.length,
+      lossTokens: lossOf(e.mask),
+    })),
+    totals: {
+      examples: ds.examples.length,
+      tokens: ds.examples.reduce((a, e) => a + e.ids.length, 0),
+      lossTokens: ds.examples.reduce((a, e) => a + lossOf(e.mask), 0),
+    },
+    maxLength,
+    warnings: ds.warnings,
+  };
 }
 
 export async function previewCommand(args: string[]): Promise<number> {
@@ -40,24 +59,16 @@ export async function previewCommand(args: string[]): Promise<number> {
   const n = values.examples === undefined ? 3 : Number(values.examples);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--examples must be a positive integer, got "${values.examples}"`);
   const maxLength = values['max-length'] === undefined ? 4096 : Number(values['max-length']);
-  const tok = loadTokenizer(values.model);
-  const ds = loadDataset(values.data, tok, { maxLength, chat: chatFormatFor(chatTemplateOf(values.model), tok) });
-  const decoder = new TextDecoder();
-  const payload: PreviewPayload = {
-    model: values.model, data: ds.file, format: ds.format, ...(ds.chat ? { chatTemplate: ds.chat.source } : {}),
-    examples: ds.examples.slice(0, n).map((e) => ({
-      tokens: e.ids.map((id, i) => ({ text: tok.isSpecial(id) ? tok.tokenToPiece(id) : decoder.decode(tok.tokenBytes(id)), loss: e.mask[i] === 1, special: tok.isSpecial(id) })),
-      count: e.ids.length,
-      lossTokens: e.mask.reduce((a, b) => a + b, 0),
-    })),
-    totalExamples: ds.examples.length,
-    warnings: ds.warnings,
-  };
+  if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`--max-length must be a positive integer, got "${values['max-length']}"`);
+  // Checked as the extension checks it: a payload this side cannot describe fails here, naming the field.
+  const payload = parsePreviewPayload(previewPayload(values.model, values.data, n, maxLength), 'preview-data');
   if (values.json) {
     console.log(JSON.stringify(payload, null, 1));
     return 0;
   }
-  console.log(`${payload.format} data, ${payload.totalExamples} examples${payload.chatTemplate ? `, rendered with the ${payload.chatTemplate === 'model' ? "model's chat template" : 'default chat template'}` : ''}; trained tokens are in [[ ]]`);
+  const t = payload.totals;
+  const how = payload.template ? `, rendered with the ${payload.template.source === 'model' ? "model's chat template" : 'default chat template'} (${payload.template.name})` : '';
+  console.log(`${payload.format} data, ${t.examples} examples, ${t.tokens} tokens of which ${t.lossTokens} trained${how}; trained tokens are in [[ ]]`);
   payload.examples.forEach((e, k) => {
     let s = '';
     let open = false;
@@ -66,7 +77,7 @@ export async function previewCommand(args: string[]): Promise<number> {
       s += t.text;
     }
     if (open) s += ']]';
-    console.log(`\n-- example ${k + 1}: ${e.count} tokens, ${e.lossTokens} trained\n${s}`);
+    console.log(`\n-- example ${k + 1} (line ${e.line}): ${e.count} tokens, ${e.lossTokens} trained\n${s}`);
   });
   for (const w of payload.warnings) console.error(`warning: ${w}`);
   return 0;

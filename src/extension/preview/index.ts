@@ -1,0 +1,37 @@
+// Preview Training Data: a data file rendered as training sees it with a chosen model — its
+// chat template, its tokenizer — with the trained tokens highlighted. From the command palette,
+// a data file's context menu in the Explorer or its editor title, or from code with
+// {model, data}.
+import * as vscode from 'vscode';
+import { Runtime } from '../cli';
+import { registerGuarded } from '../commands';
+import { pickDataset, pickModel } from '../pickers';
+import { PreviewPanel } from './panel';
+import { isDataFile, targetOf } from './source';
+
+export const PREVIEW_COMMAND = 'adaptLab.previewTrainingData';
+const TITLE = 'Preview Training Data';
+
+export interface PreviewDeps {
+  context: vscode.ExtensionContext;
+  log: vscode.OutputChannel;
+  rt: () => Runtime;
+  /** The model in the Layers view, offered first. */
+  currentModel: () => string | undefined;
+}
+
+export function registerPreview(d: PreviewDeps): PreviewPanel {
+  const panel = new PreviewPanel(d.context.extensionUri, d.rt, d.log);
+  d.context.subscriptions.push(panel, registerGuarded(PREVIEW_COMMAND, async (arg?: unknown) => {
+    const target = targetOf(arg);
+    const active = vscode.window.activeTextEditor?.document.uri;
+    const data = target.data
+      ?? (active?.scheme === 'file' && isDataFile(active.fsPath) ? active.fsPath : undefined)
+      ?? await pickDataset({ title: `${TITLE}: data`, step: 1, totalSteps: 2 }, 'Which data file to preview?');
+    if (!data) return undefined;
+    const model = target.model ?? await pickModel(d.context.extensionPath, d.context.globalState, { title: `${TITLE}: model (its chat template and tokenizer)`, step: 2, totalSteps: 2 }, d.currentModel());
+    if (!model) return undefined;
+    return panel.show(model, data);
+  }, d.log));
+  return panel;
+}
