@@ -87,6 +87,37 @@ describe('webview: Compare Runs (Chromium, stubbed VS Code API)', function () {
     assert.notDeepEqual(await train(1), message.runs[1].train.map((p) => p[1]));
     await w.page.click('#log-scale');
     await w.page.waitForFunction(() => (window as unknown as { __compare: { yScaleType(): string } }).__compare.yScaleType() === 'logarithmic');
-    assert.deepEqual(await w.state(), { smoothing: 0.95, logScale: true, differencesOnly: false });
+    assert.deepEqual(await w.state(), { smoothing: 0.95, logScale: true, differencesOnly: false, groupBy: '' });
+  });
+
+  it('colours the overlays by a configuration field (runs sharing a learning rate share a colour), remembered', async () => {
+    w = await openWebview(browser, 'compare', { width: 1100, height: 900 });
+    await w.send(message);
+    await w.page.waitForSelector('#compare-chart[data-series="3"]');
+    const options = await w.page.$$eval('#group-by option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.equal(options[0], '', '"each run" first');
+    assert.ok(options.includes('training.learningRate') && options.includes('adapt.lora.rank') && !options.includes('training.batchSize'), options.join(', '));
+    type Line = { label: string; color: string };
+    const lines = () => w!.page.evaluate(() => (window as unknown as { __compare: { lines(): unknown } }).__compare.lines()) as Promise<Line[]>;
+    const colorOfRun = (ls: Line[], name: string) => ls.find((l) => l.label === `${name} · train`)!.color;
+    let ls = await lines();
+    assert.equal(new Set(['lr-2e-4', 'lr-5e-4', 'rank-16'].map((n) => colorOfRun(ls, n))).size, 3, 'a colour per run');
+    await w.page.selectOption('#group-by', 'training.learningRate');
+    await w.page.waitForSelector('#compare-chart[data-groups="2"]');
+    ls = await lines();
+    assert.equal(colorOfRun(ls, 'lr-2e-4'), colorOfRun(ls, 'rank-16'), 'same learning rate, same colour');
+    assert.notEqual(colorOfRun(ls, 'lr-2e-4'), colorOfRun(ls, 'lr-5e-4'));
+    const legend = await w.page.$$eval('.runs .group', (gs) => gs.map((g) => g.textContent));
+    assert.deepEqual(legend, ['training.learningRate = 0.00022 runs', 'training.learningRate = 0.00051 run']);
+    assert.equal(((await w.state()) as { groupBy: string }).groupBy, 'training.learningRate');
+    await w.page.waitForTimeout(200);
+    mkdirSync('test-results/webview', { recursive: true });
+    await w.page.screenshot({ path: 'test-results/webview/compare-grouped.png', fullPage: true });
+    // Reopened: grouped the same way.
+    const state = await w.state();
+    await w.close();
+    w = await openWebview(browser, 'compare', { state });
+    await w.send(message);
+    await w.page.waitForSelector('#compare-chart[data-groups="2"][data-group-by="training.learningRate"]');
   });
 });

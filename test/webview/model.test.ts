@@ -7,6 +7,7 @@ import { ema, clampWeight } from '../../webview/shared/ema';
 import { drawBudget, fillView } from '../../webview/shared/decimate';
 import { RunModel } from '../../webview/monitor/model';
 import { hyperparameterRows, visibleRows } from '../../webview/compare/table';
+import { groupFields, groupOfRun, groupRuns, NO_GROUP } from '../../webview/compare/groups';
 import {
   parseCompareHostMessage, parseMonitorHostMessage, parseMonitorWebviewMessage, parseCompareWebviewMessage,
 } from '../../src/protocol/webview';
@@ -266,6 +267,23 @@ describe('webview: host side', () => {
     assert.ok(differs.includes('training.learningRate') && differs.includes('name') && differs.includes('best val loss'));
     assert.ok(!differs.includes('adapt.lora.rank'));
     assert.ok(visibleRows(rows, false).length > differs.length);
+  });
+
+  it('Compare groups runs by a configuration field: the fields that differ, values in numeric order, a missing value last', () => {
+    const run = (name: string, method: string, config: Record<string, string>) => ({ runDir: `/r/${name}`, id: name, name, status: 'finished', method, train: [], val: [], config } as Parameters<typeof groupRuns>[0][number]);
+    const runs = [
+      run('a', 'LoRA r8', { 'training.learningRate': '0.008', 'training.batchSize': '8', name: 'a' }),
+      run('b', 'LoRA r8', { 'training.learningRate': '0.0004', 'training.batchSize': '8', name: 'b', 'data.replay': 'replay.txt' }),
+      run('c', 'unfreeze layers.4', { 'training.learningRate': '0.008', 'training.batchSize': '8', name: 'c' }),
+      run('d', 'LoRA r8', { 'training.learningRate': '0.01', 'training.batchSize': '8', name: 'd' }),
+    ];
+    assert.deepEqual(groupFields(runs), ['method', 'training.learningRate', 'data.replay']);
+    const lr = groupRuns(runs, 'training.learningRate');
+    assert.deepEqual(lr, [{ value: '0.0004', runs: [1] }, { value: '0.008', runs: [0, 2] }, { value: '0.01', runs: [3] }], 'numeric order, not text order');
+    assert.deepEqual(groupOfRun(lr, 4), [1, 0, 1, 2]);
+    assert.deepEqual(groupRuns(runs, 'method').map((g) => [g.value, g.runs]), [['LoRA r8', [0, 1, 3]], ['unfreeze layers.4', [2]]]);
+    assert.deepEqual(groupRuns(runs, 'data.replay').map((g) => g.value), ['replay.txt', '—']);
+    assert.deepEqual(groupRuns(runs, NO_GROUP).map((g) => g.runs), [[0], [1], [2], [3]]);
   });
 
   it('flattenConfig and summarizeEval read defensively', () => {

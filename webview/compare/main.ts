@@ -1,6 +1,6 @@
 // The Compare Runs page: the runs' loss curves overlaid (train smoothed and solid, validation
-// dashed, one colour per run), their hyperparameters side by side with "differences only",
-// and their evaluation reports.
+// dashed, one colour per run, or per value of a configuration field when grouped), their
+// hyperparameters side by side with "differences only", and their evaluation reports.
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import { CompareHostMessage, CompareRun, CompareWebviewMessage, EvalSide, parseCompareHostMessage } from '../../src/protocol/webview';
@@ -11,6 +11,7 @@ import { clampWeight, ema } from '../shared/ema';
 import { onThemeChange, palette, Palette } from '../shared/theme';
 import { vscodeApi } from '../shared/vscode';
 import { hyperparameterRows, visibleRows } from './table';
+import { groupFields, groupOfRun, groupRuns, NO_GROUP, RunGroup } from './groups';
 import baseCss from '../shared/base.css';
 import compareCss from './compare.css';
 
@@ -18,6 +19,8 @@ interface UiState {
   smoothing: number;
   logScale: boolean;
   differencesOnly: boolean;
+  /** The configuration field that colours the runs (NO_GROUP: a colour per run). */
+  groupBy: string;
 }
 
 const vscode = vscodeApi<CompareWebviewMessage, UiState>();
@@ -26,6 +29,7 @@ const ui: UiState = {
   smoothing: clampWeight(saved?.smoothing),
   logScale: saved?.logScale === true,
   differencesOnly: saved?.differencesOnly === true,
+  groupBy: typeof saved?.groupBy === 'string' ? saved.groupBy : NO_GROUP,
 };
 const saveUi = () => vscode.setState({ ...ui });
 
@@ -41,6 +45,7 @@ slider.value = String(ui.smoothing);
 const sliderOut = h('output', { for: 'smoothing' }, ui.smoothing.toFixed(2));
 const logBox = h('vscode-checkbox', { id: 'log-scale', label: 'Log scale', checked: ui.logScale }) as VscodeCheckbox;
 const diffBox = h('vscode-checkbox', { id: 'differences-only', label: 'Differences only', checked: ui.differencesOnly }) as VscodeCheckbox;
+const groupSelect = h('select', { id: 'group-by', 'aria-label': 'Colour by' });
 const table = h('table', { id: 'hyperparameters' });
 const evalsEl = h('div', { class: 'evals', id: 'evals' });
 const problemsEl = h('div', { hidden: true });
@@ -52,7 +57,8 @@ app.append(
   h('section', { class: 'card curves' },
     h('div', { class: 'card-head' }, h('h2', {}, 'Loss'), h('span', { class: 'legend-note muted' }, 'solid: train (smoothed) · dashed: validation')),
     runsEl, chartBox,
-    h('div', { class: 'controls' }, h('label', { class: 'slider' }, 'Smoothing', slider, sliderOut), logBox)),
+    h('div', { class: 'controls' }, h('label', { class: 'slider' }, 'Smoothing', slider, sliderOut), logBox,
+      h('label', { class: 'group-by' }, 'Colour by', groupSelect))),
   h('section', {},
     h('div', { class: 'card-head' }, h('h2', {}, 'Hyperparameters'), diffBox),
     h('div', { class: 'table-wrap' }, table)),
@@ -65,7 +71,23 @@ let colors: Palette = palette();
 let runs: CompareRun[] = [];
 const chart = lineChart(chartBox.querySelector('canvas')!, [], colors, { logScale: ui.logScale });
 
-const colorOf = (i: number) => colors.series[i % colors.series.length];
+/** The groups on display and each run's group: a run's colour is its group's. */
+let groups: RunGroup[] = [];
+let groupOf: number[] = [];
+const groupColor = (g: number) => colors.series[g % colors.series.length];
+const colorOf = (i: number) => groupColor(groupOf[i] ?? i);
+
+/** The field to group by: the saved one when these runs differ in it, else none. */
+function regroup(): void {
+  const fields = groupFields(runs);
+  const field = fields.includes(ui.groupBy) ? ui.groupBy : NO_GROUP;
+  groupSelect.replaceChildren(h('option', { value: NO_GROUP }, 'each run'), ...fields.map((f) => h('option', { value: f }, f)));
+  groupSelect.value = field;
+  groups = groupRuns(runs, field);
+  groupOf = groupOfRun(groups, runs.length);
+  chartBox.dataset.groups = String(field === NO_GROUP ? 0 : groups.length);
+  chartBox.dataset.groupBy = field;
+}
 const toPoints = (pairs: [number, number][]): Point[] => pairs.map(([x, y]) => ({ x, y }));
 
 /** Smoothed train curves at full length (for the test hook); what is drawn is thinned. */
@@ -112,8 +134,18 @@ function swatch(i: number): HTMLElement {
 }
 
 function renderRuns(): void {
-  runsEl.replaceChildren(...runs.map((r, i) => h('span', { class: 'run', title: r.runDir }, swatch(i), r.name,
-    h('span', { class: 'muted' }, r.status))));
+  if (chartBox.dataset.groupBy) {
+    // Grouped: one legend entry per value, naming its runs.
+    runsEl.replaceChildren(...groups.map((g, gi) => {
+      const s = h('span', { class: 'swatch' });
+      s.style.background = groupColor(gi);
+      return h('span', { class: 'run group', 'data-value': g.value, title: g.runs.map((i) => runs[i].name).join(', ') },
+        s, h('b', {}, `${chartBox.dataset.groupBy} = ${g.value}`), h('span', { class: 'muted' }, `${g.runs.length} run${g.runs.length === 1 ? '' : 's'}`));
+    }));
+  } else {
+    runsEl.replaceChildren(...runs.map((r, i) => h('span', { class: 'run', title: r.runDir }, swatch(i), r.name,
+      h('span', { class: 'muted' }, r.status))));
+  }
   countEl.textContent = `${runs.length} run${runs.length === 1 ? '' : 's'}`;
   const problems = runs.filter((r) => r.problem);
   problemsEl.hidden = !problems.length;
@@ -177,6 +209,7 @@ function renderEvals(): void {
 }
 
 function render(): void {
+  regroup();
   renderRuns();
   drawChart();
   renderTable();
@@ -211,6 +244,12 @@ logBox.addEventListener('change', () => {
   drawChart();
 });
 
+groupSelect.addEventListener('change', () => {
+  ui.groupBy = groupSelect.value;
+  saveUi();
+  render();
+});
+
 diffBox.addEventListener('change', () => {
   ui.differencesOnly = diffBox.checked;
   saveUi();
@@ -227,6 +266,8 @@ onThemeChange(() => {
   ui,
   yScaleType: () => (chart.scales.y as { type: string }).type,
   smoothedTrain: (i: number) => smoothedTrain[i]?.map((p) => p.y),
+  /** Each drawn line's label and colour. */
+  lines: () => chart.data.datasets.map((d) => ({ label: d.label, color: d.borderColor })),
 };
 
 vscode.postMessage({ type: 'ready' });
