@@ -1,7 +1,10 @@
 // Command-line options of the benchmark.
 
-export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue', 'quant'] as const;
+export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue', 'quant', 'scale'] as const;
 export type Section = (typeof SECTIONS)[number];
+
+/** Training shapes (train, torch, profile) and the scale section's. */
+const SHAPE_NAMES = ['tiny', 'small', 'llama-20m', 'llama-200m', 'llama-3.2-1b'];
 
 export interface BenchArgs {
   only: Set<Section>;
@@ -33,8 +36,10 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
-  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue | quant
-                      (quant: Qwen2.5-0.5B- and Llama-3.2-1B-shaped random models at Q4_K)
+  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue | quant | scale
+                      (quant: Qwen2.5-0.5B- and Llama-3.2-1B-shaped random models at Q4_K;
+                       scale: LoRA on BF16 Llama shapes up to Llama-3.2-1B, weights outside the wasm heap, beside torch;
+                       --shape llama-20m,llama-200m,llama-3.2-1b picks some)
                       (repeatable or a comma list; default all)
   --steps N           timed training steps per case and round (default tiny 5, small 2; --quick 3 and 1)
   --warmup N          warmup steps per case (default tiny 3, small 2, as torch; --quick 1)
@@ -44,7 +49,7 @@ export const USAGE = `usage: node dist/bench.js [options]
   --threads N         our threads per training step: rows spread over worker threads, one wasm
                       backend each (default 2, torch's default here; the op breakdown uses 1)
   --quick             fewer steps, tokens and repeats; small runs only lora (about 3 minutes)
-  --shape tiny|small  only these shapes in train/torch/profile (repeatable or a comma list)
+  --shape NAME        only these shapes: tiny, small (train/torch/profile), llama-20m, llama-200m, llama-3.2-1b (scale)
   --torch-threads N   pin torch's --threads (default 2, plus 1 when other processes are busy; faster kept)
   --backend NAME      auto | wasm | cpu | tensorflow | tensorflow-gpu (default auto)
   --blas on|off       matrix products on the platform's BLAS (default on; off: the backend's own kernels)
@@ -84,7 +89,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--shape':
         a.shapes ??= new Set();
         for (const x of value(i++, f).split(',').map((y) => y.trim()).filter(Boolean)) {
-          if (x !== 'tiny' && x !== 'small') throw new Error(`--shape ${x}: use tiny or small`);
+          if (!SHAPE_NAMES.includes(x)) throw new Error(`--shape ${x}: use ${SHAPE_NAMES.join(', ')}`);
           a.shapes.add(x);
         }
         break;

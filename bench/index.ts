@@ -24,6 +24,8 @@ import { benchPrompts } from './prompts';
 import { benchCatalogue } from './catalogue';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
 import { quantSection, runQuantCase } from './quant';
+import { runScaleCase, scaleSection } from './scale';
+import { setBlasThreads, blasThreadsPerWorker } from '../src/engine/native';
 
 const PROFILE_MODES: Mode[] = ['lora', 'full'];
 /** Our threads per training step by default: torch's recommended --threads here. */
@@ -347,6 +349,13 @@ async function main(): Promise<void> {
     rep.emit(await runQuantCase(shape, path.join(':'), a.quick));
     return;
   }
+  if (a.case?.startsWith('scale:')) {
+    const [, shape, steps, warmup, ...path] = a.case.split(':');
+    // Batch 1 is one training thread: the cores go to BLAS (ADAPT_LAB_BLAS_THREADS, set by the parent).
+    setBlasThreads(blasThreadsPerWorker());
+    rep.emit(await runScaleCase(shape, path.join(':'), Number(steps), Number(warmup)));
+    return;
+  }
   if (a.case) return childMain(a, rep, choice.name);
 
   const t0 = nowMs();
@@ -384,6 +393,11 @@ async function main(): Promise<void> {
   if (a.only.has('prompts')) await benchPrompts({ json: a.json });
   if (a.only.has('quant')) quantSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 30 * 60_000 });
   if (a.only.has('catalogue')) await benchCatalogue({ json: a.json });
+  if (a.only.has('scale')) {
+    const t = checkTorch();
+    if (!t.ok) rep.note('scale', `torch side skipped: ${t.reason}`);
+    scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps });
+  }
 
   const heap = wasmHeapBytes();
   rep.emit({ name: 'done', seconds: round((nowMs() - t0) / 1000), parentPeakRssMiB: round(process.resourceUsage().maxRSS / 1024), parentWasmHeapMiB: heap !== undefined ? round(mib(heap)) : null });

@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../src/engine/tf';
 import { writeGguf, type GgufWriteTensor } from '../src/engine/core/formats/gguf';
-import { codecOf, dequantizeRows, quantizeMatrix, type QuantizedMatrix } from '../src/engine/core/formats/quant';
+import { codecOf, dequantizeRows, quantizeMatrix, type StoredMatrix } from '../src/engine/core/formats/quant';
 import { loadModel } from '../src/engine/model/loader';
 import { applyAdapt } from '../src/engine/train/methods';
 import { accumulateGrads } from '../src/engine/train/step';
@@ -46,7 +46,7 @@ const POOL_ROWS = 64;
 const LORA_TOKENS = 64;
 
 /** A [rows, cols] matrix of `type` blocks whose rows repeat POOL_ROWS quantized random rows. */
-function tiledMatrix(type: string, rows: number, cols: number, std: number, rng: Rng): QuantizedMatrix {
+function tiledMatrix(type: string, rows: number, cols: number, std: number, rng: Rng): StoredMatrix {
   const pool = Math.min(rows, POOL_ROWS);
   const x = Float32Array.from({ length: pool * cols }, () => (rng.next() * 2 - 1) * std * Math.sqrt(3));
   const q = quantizeMatrix(type, x, pool, cols);
@@ -137,7 +137,7 @@ export async function runQuantCase(shapeName: string, path: string, quick: boole
   const loadMs = nowMs() - t0;
   const m = lm.model;
   // Decoding speed of the most used type, on one large matrix.
-  const big = m.quantized.get('model.layers.0.mlp.down_proj.weight')!;
+  const big = m.external.get('model.layers.0.mlp.down_proj.weight')!;
   const td = nowMs();
   dequantizeRows(big);
   const dequantMValuesPerSecond = (big.rows * big.cols) / ((nowMs() - td) / 1000) / 1e6;

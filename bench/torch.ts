@@ -15,7 +15,7 @@ const ENV_SET: Record<string, string> = {
   LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp',
 };
 
-function torchEnv(): NodeJS.ProcessEnv {
+export function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env, ...ENV_SET };
   delete env.OPENBLAS_CORETYPE;
   return env;

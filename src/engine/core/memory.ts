@@ -1,28 +1,52 @@
-// A rough peak-memory estimate for a training run, shown before it starts (Adapt Model's
-// summary, the trainer's first log line) and used to refuse runs that cannot fit the wasm
-// backend's 4 GiB heap — an out-of-memory abort there kills the process without a word.
+// A peak-memory estimate for a training run, shown before it starts (Adapt Model's summary, the
+// trainer's first log line, inspect) and used to refuse runs that cannot fit the wasm backend's
+// 4 GiB heap — an out-of-memory abort there kills the process without a word. Frozen base weights
+// kept outside the backend (model/external-weights.ts: every linear weight and the embedding when
+// products run on BLAS, and any quantized base) count in the process, not in the heap.
+// Calibrated against measured peaks (`npm run bench -- --only scale` prints both side by side).
 import { ModelConfig } from './model-config';
 
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 
+/** Node, TensorFlow.js and the wasm module before any model: measured ~150-200 MiB resident here. */
+export const RUNTIME_BYTES = 200 * 2 ** 20;
+
 export interface MemoryEstimate {
-  /** The whole run: the main thread and every gradient worker. */
+  /** The whole run, resident: the runtime, every thread's heap and the weights outside them. */
   bytes: number;
   /** The largest single heap (the main thread's): what must fit one wasm backend's 4 GiB. */
   heapBytes: number;
   /** Activations of one thread's share of the batch. */
   activations: number;
+  /** Base weights held as tensors (in each thread's heap). */
   weights: number;
+  /** Base weights outside the heaps (one copy, shared by the threads), with their scratch. */
+  external: number;
   optimizer: number;
   threads: number;
 }
 
+export interface MemoryInputs {
+  batchSize: number;
+  maxLength: number;
+  totalParams: number;
+  trainableParams: number;
+  firstTrainableLayer: number;
+  /** Training threads (training.threads on the wasm and cpu backends); each holds its share of the rows. */
+  threads?: number;
+  /** Bytes of the base weights held as tensors; default every parameter as float32. */
+  heapWeightBytes?: number;
+  /** Bytes of the base weights kept outside the backend in their file's encoding; default 0. */
+  externalBytes?: number;
+  /** Whether products read the external weights on BLAS (a 4 MiB scratch) or through 64 MiB float32 temporaries in the heap. */
+  blas?: boolean;
+}
+
 /**
- * `threads` (training.threads on the wasm and cpu backends): each thread holds the weights and
- * the activations of its share of the rows; the optimizer state lives on the main thread.
- * `weightBytes`: the base weights' bytes in memory (a quantized GGUF's blocks); default float32.
+ * Each thread holds its heap weights and the activations of its share of the rows; the optimizer
+ * state lives on the main thread; external weights are one copy for all threads (shared memory).
  */
-export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; maxLength: number; totalParams: number; trainableParams: number; firstTrainableLayer: number; threads?: number; weightBytes?: number }): MemoryEstimate {
+export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryEstimate {
   const threads = Math.max(1, Math.min(o.threads ?? 1, o.batchSize));
   const T = o.maxLength;
   const tokens = Math.ceil(o.batchSize / threads) * T;
@@ -31,15 +55,17 @@ export function estimateTrainingMemory(c: ModelConfig, o: { batchSize: number; m
   const trainedLayers = c.layers - o.firstTrainableLayer;
   // Kept for backward: the trained blocks and the head; one more block's worth in flight.
   const activations = 4 * tokens * ((trainedLayers + 1) * perLayerToken + 3 * c.vocabSize);
-  // A quantized base (weightBytes below float32's) holds its blocks, plus one product's temporary
-  // float32 weight and its transpose (model/quantized.ts decodes at most 64 MiB at a time).
-  const quantized = o.weightBytes !== undefined && o.weightBytes < 4 * o.totalParams;
-  const weights = (o.weightBytes ?? 4 * o.totalParams) + (quantized ? 2 * 64 * 2 ** 20 : 0);
+  const externalBytes = o.externalBytes ?? 0;
+  // External weights read without BLAS go through a float32 temporary and its transpose in the
+  // heap (64 MiB at most each); on BLAS through one 4 MiB scratch outside it.
+  const temporaries = externalBytes > 0 && !o.blas ? 2 * 64 * 2 ** 20 : 0;
+  const weights = (o.heapWeightBytes ?? 4 * o.totalParams) + temporaries;
+  const external = externalBytes > 0 ? externalBytes + (o.blas ? 4 * 2 ** 20 : 0) : 0;
   const optimizer = 4 * 3 * o.trainableParams; // m, v and the gradient
   const heapBytes = activations + weights + optimizer;
-  // A worker: its replica, its activations and its gradients.
+  // A worker: its replica of the heap weights, its activations and its gradients.
   const worker = activations + weights + 4 * o.trainableParams;
-  return { bytes: heapBytes + (threads - 1) * worker, heapBytes, activations, weights, optimizer, threads };
+  return { bytes: RUNTIME_BYTES + heapBytes + (threads - 1) * worker + external, heapBytes, activations, weights, external, optimizer, threads };
 }
 
 export function formatBytes(n: number): string {

@@ -151,7 +151,7 @@ export function applyPeftAdapter(lm: LoadedModel, dir: string): EvalAdapterInfo 
   for (const [name, t] of full) {
     const s = specs.get(name)!;
     const data = s.layout === 'linear' ? transpose2d(t.data, s.shape[0], s.shape[1]) : t.data;
-    const old = model.params.get(name); // undefined where the base keeps it quantized
+    const old = model.params.get(name); // undefined where the base keeps it external
     model.setParam(name, tf.tensor(data, internalShape(s), 'float32'));
     old?.dispose();
   }

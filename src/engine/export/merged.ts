@@ -28,9 +28,9 @@ export interface HfTensor {
 export function mergedParam(model: CausalLM, spec: ParamSpec): Float32Array {
   const ad = spec.name.endsWith('.weight') ? model.lora.get(spec.name.slice(0, -'.weight'.length)) : undefined;
   if (!ad) return model.values(spec.name);
-  // A quantized base weight is dequantized for this one tensor (merged exports are float).
+  // An external base weight is decoded for this one tensor (merged exports are float).
   const merged = tf.tidy(() => {
-    const w = model.quantized.has(spec.name) ? tf.tensor(model.values(spec.name), internalShape(spec), 'float32') : model.param(spec.name);
+    const w = model.external.has(spec.name) ? tf.tensor(model.values(spec.name), internalShape(spec), 'float32') : model.param(spec.name);
     return tf.add(w, loraDelta(ad));
   });
   try {

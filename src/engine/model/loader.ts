@@ -7,12 +7,13 @@ import { basename, dirname, join } from 'node:path';
 import { tf, Tensor } from '../tf';
 import { readGguf, GgufFile } from '../core/formats/gguf';
 import { FormatError } from '../core/formats/binary';
-import { readSafetensorsModel, readSafetensors } from '../core/formats/safetensors';
+import { readSafetensorsModel, readSafetensors, type TensorEntry } from '../core/formats/safetensors';
 import { readHfConfig, type LlamaConfig as HfLlamaConfig } from '../core/formats/hfconfig';
 import { hasGgufMagic } from '../core/formats/gguf-header';
 import { checkLayerCount, checkPositiveFinite, readJsonFile } from '../core/formats/limits';
-import { isQuantType, permuteQuantRows, type QuantizedMatrix } from '../core/formats/quant';
-import { keepsQuantized, storedShape } from './quantized';
+import { isQuantType, isStoredType, permuteQuantRows, transposeStored, type StoredMatrix } from '../core/formats/quant';
+import { canStayExternal, storedShape } from './external-weights';
+import { productsOnBlas } from '../native';
 import { Tokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson } from '../tokenizers';
 import { archOf, checkConfig, DECODER_ARCHS, DecoderArch, LlamaConfig, ModelConfig, RopeScaling } from '../core/model-config';
 import * as llama from './llama';
@@ -46,6 +47,13 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** An explicit config.json (for a bare .safetensors file). */
   config?: string;
+  /**
+   * Keep F32/F16/BF16 linear weights and the token embedding outside the tensor backend, in the
+   * file's encoding (quantized ones always are). Default: when matrix products run on BLAS — they
+   * then read the weights where they lie at BLAS speed, and the wasm heap holds only what trains
+   * and the activations. Without BLAS the backend's own kernels need the weights as tensors.
+   */
+  external?: boolean;
 }
 
 /** Raw weights by HF name, in HF layout, before they become tensors. */
@@ -54,8 +62,11 @@ interface RawWeights {
   /** The shape `get` would return, without decoding the data. */
   shape(name: string): number[] | undefined;
   names(): string[];
-  /** The weight as ggml blocks, rows in HF order, when the file stores it quantized (GGUF). */
-  quantized?(name: string): QuantizedMatrix | undefined;
+  /**
+   * The weight in the file's encoding, [out, in] (storedShape), rows in HF order: when the file
+   * stores it quantized, or (`floats`) as F32/F16/BF16. Undefined for any other type.
+   */
+  stored(name: string, floats: boolean): StoredMatrix | undefined;
 }
 
 /** Field names of the counts and floats that a file claims, for messages. */
@@ -294,10 +305,10 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
       if (!info) return undefined;
       return transposed(name, info.shape) ? [info.shape[1], info.shape[0]] : info.shape.slice();
     },
-    quantized(name) {
+    stored(name, floats) {
       const info = file.tensor(byHf.get(name) ?? '');
-      if (!info || !isQuantType(info.typeName) || info.shape.length !== 2) return undefined;
-      const q: QuantizedMatrix = { type: info.typeName, rows: info.shape[0], cols: info.shape[1], bytes: file.tensorBytes(info.name) };
+      if (!info || info.shape.length !== 2 || !(isQuantType(info.typeName) || (floats && isStoredType(info.typeName)))) return undefined;
+      const q: StoredMatrix = { type: info.typeName, rows: info.shape[0], cols: info.shape[1], bytes: file.tensorBytes(info.name) };
       const m = config.family === 'llama' && arch === 'llama' && name.match(/self_attn\.(q|k)_proj\.weight$/);
       return m ? permuteQuantRows(q, ropeRowOrder(q.rows, m[1] === 'q' ? config.heads : config.kvHeads)) : q;
     },
@@ -342,11 +353,8 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
   const isDir = statSync(path).isDirectory();
   const map = isDir ? readSafetensorsModel(path) : readSafetensors(path).tensors;
   // GPT2Model checkpoints (and some exports) omit the `transformer.` prefix.
-  const norm = new Map<string, { data: Float32Array; shape: number[]; dtype: string }>();
-  for (const [k, v] of map) {
-    const name = /^(h\.\d+|wte|wpe|ln_f)\./.test(k) ? `transformer.${k}` : k;
-    norm.set(name, { data: v.data, shape: v.shape, dtype: v.dtype });
-  }
+  const norm = new Map<string, TensorEntry>();
+  for (const [k, v] of map) norm.set(/^(h\.\d+|wte|wpe|ln_f)\./.test(k) ? `transformer.${k}` : k, v);
   let files = [path];
   if (isDir) {
     const index = join(path, 'model.safetensors.index.json');
@@ -355,7 +363,19 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
       files = [index, ...[...new Set(Object.values(wm))].map((f) => join(path, f))];
     } else files = [join(path, 'model.safetensors')];
   }
-  return { weights: { names: () => [...norm.keys()], get: (n) => norm.get(n), shape: (n) => norm.get(n)?.shape }, files };
+  const weights: RawWeights = {
+    names: () => [...norm.keys()],
+    get: (n) => norm.get(n),
+    shape: (n) => norm.get(n)?.shape,
+    stored(name, floats) {
+      const t = norm.get(name);
+      if (!floats || !t || t.shape.length !== 2 || !isStoredType(t.dtype)) return undefined;
+      const m: StoredMatrix = { type: t.dtype, rows: t.shape[0], cols: t.shape[1], bytes: t.bytes };
+      // GPT-2's Conv1D weights are [in, out] in its checkpoints; stored matrices are [out, in].
+      return /\.(c_attn|c_proj|c_fc)\.weight$/.test(name) ? transposeStored(m) : m;
+    },
+  };
+  return { weights, files };
 }
 
 /** The engine config of a Hugging Face config.json (refused by name when a field is not supported). */
@@ -389,7 +409,7 @@ const ARCH_OF_MODEL_TYPE: Record<HfLlamaConfig['modelType'], DecoderArch> = {
 
 // ------------------------------------------------------------------------------ common
 
-function buildModel(config: ModelConfig, weights: RawWeights, source: string): { model: CausalLM; dtypes: Map<string, string> } {
+function buildModel(config: ModelConfig, weights: RawWeights, source: string, external: boolean): { model: CausalLM; dtypes: Map<string, string> } {
   checkConfig(config, source);
   const specs: ParamSpec[] = familyOf(config).paramSpecs(config);
   // Every tensor's presence and shape first: dims claimed by the metadata (heads, hidden size,
@@ -402,19 +422,20 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
     }
   }
   const params = new Map<string, Tensor>();
-  const quantized = new Map<string, QuantizedMatrix>();
+  const stored = new Map<string, StoredMatrix>();
   const dtypes = new Map<string, string>();
   const embeddingName = familyOf(config).embeddingName;
   try {
     for (const s of specs) {
-      // Linear weights and the token embedding stored quantized stay so (dequantized per product).
-      const q = keepsQuantized(s, embeddingName) ? weights.quantized?.(s.name) : undefined;
+      // Linear weights and the token embedding stored quantized stay so (decoded per product), and
+      // float ones too when `external`.
+      const q = canStayExternal(s, embeddingName) ? weights.stored(s.name, external) : undefined;
       if (q) {
         const want = storedShape(s);
         if (q.rows !== want[0] || q.cols !== want[1]) {
           throw new Error(`${source}: tensor "${s.name}" is stored as [${q.rows}, ${q.cols}] (${q.type}), expected [${want}] from the config`);
         }
-        quantized.set(s.name, q);
+        stored.set(s.name, q);
         dtypes.set(s.name, q.type);
         continue;
       }
@@ -427,7 +448,7 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string): {
     for (const t of params.values()) t.dispose();
     throw e;
   }
-  return { model: new CausalLM(config, params, familyOf(config), quantized), dtypes };
+  return { model: new CausalLM(config, params, familyOf(config), stored), dtypes };
 }
 
 /** A .gguf file, or a file that starts with GGUF's magic (an Ollama blob has no extension). */
@@ -442,7 +463,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     const file = readGguf(path);
     const config = configFromGguf(file);
     checkClaims(path, config, ggufClaimFields(file), file.tensors.map((t) => t.name));
-    const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path));
+    const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path), opts.external ?? productsOnBlas());
     const meta = new Map<string, unknown>();
     for (const k of file.metadata.keys()) meta.set(k, metaOf(file).get(k));
     const tokenizer = ggufTokenizer(path, meta);
@@ -457,7 +478,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   const gpt2 = config.family === 'gpt2';
   checkClaims(configPath, config, gpt2 ? { layers: 'n_layer', normEps: 'layer_norm_epsilon' }
     : { layers: 'num_hidden_layers', normEps: 'rms_norm_eps', ropeTheta: 'rope_theta' }, weights.names());
-  const { model, dtypes } = buildModel(config, weights, basename(path));
+  const { model, dtypes } = buildModel(config, weights, basename(path), opts.external ?? productsOnBlas());
   const dir = statSync(path).isDirectory() ? path : dirname(path);
   let chatTemplate: string | undefined;
   const tokenizer = hfTokenizer(dir, configPath, config.vocabSize);

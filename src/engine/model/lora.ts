@@ -35,14 +35,15 @@ export function addLora(model: CausalLM, path: string, spec: LoraSpec, rng: Rng)
 /**
  * Folds every LoRA adapter into its base weight, W + loraDelta (= W + (alpha/r)·A·B), and drops the adapters
  * (PEFT's merge_and_unload), for inference: the adapted model then runs as fast as the base.
- * Adapters on quantized weights stay unmerged: merging would expand the weight to float32, and
- * the quantized product costs the same with or without the adapter's two thin matMuls.
+ * Adapters on external weights (kept in their file's encoding outside the backend) stay unmerged:
+ * merging would expand the weight to a float32 tensor, and the external product costs the same
+ * with or without the adapter's two thin matMuls.
  */
 export function mergeLora(model: CausalLM): number {
   let n = 0;
   for (const [path, ad] of model.lora) {
     const name = `${path}.weight`;
-    if (model.quantized.has(name)) continue;
+    if (model.external.has(name)) continue;
     const w = model.param(name);
     const merged = tf.keep(tf.tidy(() => tf.add(w, loraDelta(ad))));
     model.setParam(name, merged);

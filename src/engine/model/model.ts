@@ -6,9 +6,9 @@ import { ModelConfig } from '../core/model-config';
 import { internalShape, ParamSpec } from '../core/params';
 import { clearOpCaches, embed, linear, matmul, matmulConst, matmulNT, isTrainable, releaseTransposed } from './ops';
 import { productsOnBlas } from '../native';
-import type { QuantizedMatrix } from '../core/formats/quant';
+import type { StoredMatrix } from '../core/formats/quant';
 import { LoraAdapter, loraOutput } from './lora-adapter';
-import { dequantizeParam, keepsQuantized, quantEmbed, quantLinear, storedShape } from './quantized';
+import { canStayExternal, dequantizeParam, externalEmbed, externalLinear, storedShape } from './external-weights';
 
 export interface KVCache {
   layers: { k: Tensor; v: Tensor }[];
@@ -60,20 +60,21 @@ export class CausalLM {
     /** From the registry (families.ts), which imports every family; this file imports none. */
     family: Family,
     /**
-     * Frozen weights kept as ggml blocks (a quantized GGUF base), by HF name, in the file's
-     * [out, in] / [vocab, d] layout; dequantized per product (quantized.ts), never as a whole.
+     * Frozen weights kept outside the tensor backend in their file's encoding (ggml blocks of a
+     * quantized GGUF, or F32/F16/BF16 when products run on BLAS), by HF name, in the file's
+     * [out, in] / [vocab, d] layout; read per product (external-weights.ts), never as a whole.
      */
-    readonly quantized: Map<string, QuantizedMatrix> = new Map(),
+    readonly external: Map<string, StoredMatrix> = new Map(),
   ) {
     this.family = family;
     this.specs = this.family.paramSpecs(config);
     for (const s of this.specs) {
-      const q = quantized.get(s.name);
+      const q = external.get(s.name);
       if (q) {
         const want = storedShape(s);
-        if (!keepsQuantized(s, this.family.embeddingName)) throw new Error(`tensor "${s.name}" cannot stay quantized (${q.type})`);
+        if (!canStayExternal(s, this.family.embeddingName)) throw new Error(`tensor "${s.name}" cannot stay outside the backend (${q.type})`);
         if (q.rows !== want[0] || q.cols !== want[1]) {
-          throw new Error(`quantized tensor "${s.name}" is [${q.rows}, ${q.cols}], expected [${want}]`);
+          throw new Error(`external tensor "${s.name}" is [${q.rows}, ${q.cols}], expected [${want}]`);
         }
         continue;
       }
@@ -93,51 +94,60 @@ export class CausalLM {
   param(name: string): Tensor {
     const t = this.params.get(name);
     if (!t) {
-      const q = this.quantized.get(name);
-      if (q) throw new Error(`parameter "${name}" is stored quantized (${q.type}); use dense() for a float32 copy`);
+      const q = this.external.get(name);
+      if (q) throw new Error(`parameter "${name}" is stored outside the backend (${q.type}); use dense() for a float32 copy`);
       throw new Error(`no parameter "${name}"`);
     }
     return t;
   }
 
   /**
-   * The parameter as a float32 tensor. A quantized one is dequantized once and replaces its
-   * blocks (for unfreezing: trainable tensors are never quantized); a dense one is param().
+   * The parameter as a float32 tensor. An external one is decoded once and replaces its stored
+   * copy (for unfreezing: trainable tensors always live in the backend); a dense one is param().
    */
   dense(name: string): Tensor {
-    const q = this.quantized.get(name);
+    const q = this.external.get(name);
     if (!q) return this.param(name);
     const spec = this.specs.find((s) => s.name === name)!;
     const t = tf.tensor(dequantizeParam(q, spec), internalShape(spec), 'float32');
-    this.quantized.delete(name);
+    this.external.delete(name);
     this.params.set(name, t);
     if (name === this.family.embeddingName) this.dropHeadCache();
     return t;
   }
 
-  /** The parameter's float32 values in the in-memory layout (a copy; dequantized if quantized). */
+  /** The parameter's float32 values in the in-memory layout (a copy; decoded if external). */
   values(name: string): Float32Array {
-    const q = this.quantized.get(name);
+    const q = this.external.get(name);
     if (q) return dequantizeParam(q, this.specs.find((s) => s.name === name)!);
     return Float32Array.from(this.param(name).dataSync() as Float32Array);
   }
 
-  /** Bytes the base weights take in memory: quantized blocks at their size, the rest float32. */
+  /** Bytes the base weights take in memory: external ones at their stored size, the rest float32. */
   weightBytes(): number {
+    return this.heapWeightBytes() + this.externalBytes();
+  }
+
+  /** Bytes of the base weights held as tensors (in the wasm heap on that backend). */
+  heapWeightBytes(): number {
     let n = 0;
-    for (const s of this.specs) {
-      const q = this.quantized.get(s.name);
-      n += q ? q.bytes.length : 4 * s.shape.reduce((a, b) => a * b, 1);
-    }
+    for (const s of this.specs) if (!this.external.has(s.name)) n += 4 * s.shape.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
+  /** Bytes of the base weights kept outside the backend, in their file's encoding. */
+  externalBytes(): number {
+    let n = 0;
+    for (const q of this.external.values()) n += q.bytes.length;
     return n;
   }
 
   /** Replace a parameter (e.g. by a trainable variable); the shape must not change. */
   setParam(name: string, t: Tensor): void {
-    if (this.quantized.has(name)) {
+    if (this.external.has(name)) {
       const spec = this.specs.find((s) => s.name === name)!;
       if (internalShape(spec).join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
-      this.quantized.delete(name);
+      this.external.delete(name);
     } else {
       const old = this.param(name);
       if (old.shape.join() !== t.shape.join()) throw new Error(`shape mismatch replacing "${name}"`);
@@ -155,9 +165,9 @@ export class CausalLM {
 
   /** A linear module by path: x·W (+ b) (+ LoRA), with dropout on the LoRA input while training. */
   linear(path: string, x: Tensor, ctx: ForwardContext): Tensor {
-    const q = this.quantized.get(`${path}.weight`);
+    const q = this.external.get(`${path}.weight`);
     const b = this.params.get(`${path}.bias`);
-    let y = q ? quantLinear(x, q, b) : linear(x, this.param(`${path}.weight`), b);
+    let y = q ? externalLinear(x, q, b) : linear(x, this.param(`${path}.weight`), b);
     const ad = this.lora.get(path);
     if (ad) {
       let xi = x;
@@ -169,8 +179,8 @@ export class CausalLM {
 
   /** Rows of the token embedding table for flat ids [N]. */
   embedLookup(ids: Tensor): Tensor {
-    const q = this.quantized.get(this.family.embeddingName);
-    if (q) return quantEmbed(q, ids);
+    const q = this.external.get(this.family.embeddingName);
+    if (q) return externalEmbed(q, ids);
     return embed(this.param(this.family.embeddingName), ids);
   }
 
@@ -203,9 +213,9 @@ export class CausalLM {
       const lead = n.shape.slice(0, -1);
       const n2 = n.reshape([-1, this.config.hidden]);
       let logits: Tensor;
-      const qEmb = this.config.tiedHead ? this.quantized.get(this.family.embeddingName) : undefined;
+      const qEmb = this.config.tiedHead ? this.external.get(this.family.embeddingName) : undefined;
       if (qEmb) {
-        logits = quantLinear(n2, qEmb);
+        logits = externalLinear(n2, qEmb);
       } else if (this.config.tiedHead) {
         const emb = this.param(this.family.embeddingName);
         if (productsOnBlas()) logits = matmulNT(n2, emb); // the transpose is a BLAS flag: no copy kept
@@ -244,7 +254,7 @@ export class CausalLM {
     this.family.dispose(this);
     clearOpCaches();
     for (const t of this.params.values()) t.dispose();
-    this.quantized.clear();
+    this.external.clear();
     for (const a of this.lora.values()) {
       a.A.dispose();
       a.B.dispose();

@@ -1,46 +1,31 @@
-// Products against a frozen weight kept outside the tensor backend (JS or native memory, in
-// any dtype): x [M,K] · W [K,N] → [M,N], differentiable in x. The wasm heap stops at 4 GiB, so
-// a model whose weights do not fit keeps its frozen ones here. On BLAS, f32 weights are read
-// where they are (zero-copy) and other dtypes a block of rows at a time into a scratch buffer
-// (dequantize, then sgemm accumulating over the blocks); without BLAS each block is copied
-// into a tensor and multiplied there (correct, slower).
-import { tf, Tensor, customGrad } from '../tf';
-import { activeBlas, productsOnBlas } from './index';
+// Products against a frozen weight kept outside the tensor backend, in its file's encoding (F32,
+// F16, BF16 or a ggml block type; a StoredMatrix [rows, cols]): x·Wᵀ (a linear layer's forward
+// pass, W as nn.Linear's [out, in]) and x·W (its input gradient). The wasm heap stops at 4 GiB,
+// so a model whose weights do not fit keeps its frozen ones here. Aligned F32 is read where it
+// is (zero-copy); other encodings a block of rows at a time into one reused scratch buffer
+// (decode, then sgemm, accumulating over the blocks for x·W). Not differentiable by itself:
+// model/external-weights.ts wraps it with the gradient.
+import { tf, Tensor } from '../tf';
+import { activeBlas } from './index';
 import { Sgemm } from './blas';
+import { dequantizeRows, f32View, type StoredMatrix } from '../core/formats/quant';
 
-export interface ExternalWeight {
-  /** Rows (the product's inner dimension K, the layer's inputs). */
-  readonly rows: number;
-  /** Columns (N, the layer's outputs). */
-  readonly cols: number;
-  /** Writes rows [from, to) as float32, row-major, into out ((to − from) × cols values). */
-  readRows(from: number, to: number, out: Float32Array): void;
-  /** The whole weight as float32 when it is stored so: read without a copy. */
-  readonly f32?: Float32Array;
+/** Rows per scratch block: about 4 MiB of float32 (at least one row). */
+function blockRows(m: StoredMatrix): number {
+  return Math.max(1, Math.min(m.rows, Math.floor((1 << 20) / m.cols)));
 }
 
-/** A float32 weight [rows, cols] held in JS memory. */
-export function f32Weight(data: Float32Array, rows: number, cols: number): ExternalWeight {
-  if (data.length !== rows * cols) throw new Error(`external weight: ${data.length} values for [${rows}, ${cols}]`);
-  return { rows, cols, f32: data, readRows: (from, to, out) => out.set(data.subarray(from * cols, to * cols)) };
+// One scratch buffer for every product of this thread (JS memory, outside the heap): a fresh
+// 4 MiB array per product would be garbage at the rate of the products.
+let scratch = new Float32Array(0);
+function scratchFor(values: number): Float32Array {
+  if (scratch.length < values) scratch = new Float32Array(values);
+  return scratch;
 }
 
-/** A bfloat16 weight [rows, cols] (the upper halves of float32s), as safetensors and GGUF store it. */
-export function bf16Weight(data: Uint16Array, rows: number, cols: number): ExternalWeight {
-  if (data.length !== rows * cols) throw new Error(`external weight: ${data.length} values for [${rows}, ${cols}]`);
-  return {
-    rows, cols,
-    readRows: (from, to, out) => {
-      const bits = new Uint32Array(out.buffer, out.byteOffset, (to - from) * cols);
-      const src = data.subarray(from * cols, to * cols);
-      for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-    },
-  };
-}
-
-/** Scratch rows per block: about 4 MiB of float32. */
-function blockRows(w: ExternalWeight): number {
-  return Math.max(1, Math.min(w.rows, Math.floor((1 << 20) / w.cols)));
+/** Bytes the scratch buffer holds now (for the memory figures). */
+export function scratchBytes(): number {
+  return scratch.byteLength;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -60,31 +45,33 @@ function views(backend: any): { alloc(shape: number[]): tf.TensorInfo; view(t: t
   };
 }
 
-/** y = x·W (transposed false) or y = x·Wᵀ (true), on BLAS, W read block by block. */
-function productOnBlas(sgemm: Sgemm, backend: any, x: tf.TensorInfo, w: ExternalWeight, transposed: boolean): tf.TensorInfo {
+/** y = x·Wᵀ (transposed) or y = x·W, on BLAS, W read in place or block by block. */
+function productOnBlas(sgemm: Sgemm, backend: any, x: tf.TensorInfo, w: StoredMatrix, transposed: boolean): tf.TensorInfo {
   const [M, inner] = x.shape;
-  const K = w.rows;
-  const N = w.cols;
+  const R = w.rows;
+  const C = w.cols;
+  if (inner !== (transposed ? C : R)) throw new Error(`external matmul: x is [${x.shape}], the weight [${R}, ${C}]${transposed ? 'ᵀ' : ''}`);
   const v = views(backend);
-  const out = v.alloc([M, transposed ? K : N]);
+  const out = v.alloc([M, transposed ? R : C]);
+  // Views after the allocation: it may grow the wasm memory (detaching older views).
   const xv = v.view(x);
   const y = v.view(out);
-  if (inner !== (transposed ? N : K)) throw new Error(`external matmul: x is [${x.shape}], the weight [${K}, ${N}]${transposed ? 'ᵀ' : ''}`);
   if (M === 0) return out;
-  if (w.f32) {
-    if (transposed) sgemm(false, true, M, K, N, 1, xv, N, w.f32, N, 0, y, K);
-    else sgemm(false, false, M, N, K, 1, xv, K, w.f32, N, 0, y, N);
+  const whole = f32View(w);
+  if (whole) {
+    if (transposed) sgemm(false, true, M, R, C, 1, xv, C, whole, C, 0, y, R);
+    else sgemm(false, false, M, C, R, 1, xv, R, whole, C, 0, y, C);
     return out;
   }
   const step = blockRows(w);
-  const scratch = new Float32Array(step * N);
-  for (let k0 = 0; k0 < K; k0 += step) {
-    const k1 = Math.min(K, k0 + step);
-    const block = scratch.subarray(0, (k1 - k0) * N);
-    w.readRows(k0, k1, block);
-    // x·W: y += x[:, k0:k1]·W[k0:k1]; x·Wᵀ: y[:, k0:k1] = x·W[k0:k1]ᵀ.
-    if (transposed) sgemm(false, true, M, k1 - k0, N, 1, xv, N, block, N, 0, y.subarray(k0), K);
-    else sgemm(false, false, M, N, k1 - k0, 1, xv.subarray(k0), K, block, N, k0 === 0 ? 0 : 1, y, N);
+  const buf = scratchFor(step * C);
+  for (let r0 = 0; r0 < R; r0 += step) {
+    const r1 = Math.min(R, r0 + step);
+    const block = buf.subarray(0, (r1 - r0) * C);
+    dequantizeRows(w, r0, r1, block);
+    // x·Wᵀ: y[:, r0:r1] = x·W[r0:r1]ᵀ; x·W: y += x[:, r0:r1]·W[r0:r1].
+    if (transposed) sgemm(false, true, M, r1 - r0, C, 1, xv, C, block, C, 0, y.subarray(r0), R);
+    else sgemm(false, false, M, C, r1 - r0, 1, xv.subarray(r0), R, block, C, r0 === 0 ? 0 : 1, y, C);
   }
   return out;
 }
@@ -96,46 +83,19 @@ function registerKernel(): void {
   for (const backendName of ['wasm', 'cpu']) {
     tf.registerKernel({
       kernelName: KERNEL, backendName,
-      kernelFunc: ((args: { inputs: { x: tf.TensorInfo }; attrs: { weight: ExternalWeight; transposed: boolean }; backend: any }) =>
+      kernelFunc: ((args: { inputs: { x: tf.TensorInfo }; attrs: { weight: StoredMatrix; transposed: boolean }; backend: any }) =>
         productOnBlas(activeBlas()!.sgemm, args.backend, args.inputs.x, args.attrs.weight, args.attrs.transposed)) as unknown as tf.KernelFunc,
     });
   }
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-/** Without BLAS: each block of rows becomes a tensor for the backend's own product. */
-function productByBlocks(x: Tensor, w: ExternalWeight, transposed: boolean): Tensor {
-  return tf.tidy(() => {
-    const step = blockRows(w);
-    const parts: Tensor[] = [];
-    let acc: Tensor | undefined;
-    for (let k0 = 0; k0 < w.rows; k0 += step) {
-      const k1 = Math.min(w.rows, k0 + step);
-      const block = new Float32Array((k1 - k0) * w.cols);
-      w.readRows(k0, k1, block);
-      const b = tf.tensor2d(block, [k1 - k0, w.cols]);
-      if (transposed) parts.push(tf.matMul(x as tf.Tensor2D, b, false, true));
-      else {
-        const xs = tf.slice(x, [0, k0], [x.shape[0]!, k1 - k0]);
-        const p = tf.matMul(xs as tf.Tensor2D, b);
-        acc = acc ? tf.add(acc, p) : p;
-      }
-    }
-    return transposed ? (parts.length === 1 ? parts[0] : tf.concat(parts, 1)) : acc!;
-  });
-}
-
-function product(x: Tensor, w: ExternalWeight, transposed: boolean): Tensor {
-  if (x.rank !== 2) throw new Error(`external matmul takes x of rank 2, got [${x.shape}]`);
-  if (!productsOnBlas() || x.dtype !== 'float32') return productByBlocks(x, w, transposed);
+/**
+ * x [M, cols] · Wᵀ → [M, rows] (transposed) or x [M, rows] · W → [M, cols], on BLAS (the caller
+ * checks productsOnBlas()). No gradient of its own.
+ */
+export function externalProduct(x: Tensor, w: StoredMatrix, transposed: boolean): Tensor {
+  if (x.rank !== 2 || x.dtype !== 'float32') throw new Error(`external matmul takes float32 x of rank 2, got ${x.dtype} [${x.shape}]`);
   registerKernel();
   return tf.engine().runKernel(KERNEL, { x }, { weight: w, transposed } as unknown as tf.NamedAttrMap) as Tensor;
-}
-
-/** x [M,K] · W [K,N] → [M,N] for a frozen weight outside the backend; the gradient flows to x. */
-export function matmulExternal(x: Tensor, w: ExternalWeight): Tensor {
-  return customGrad((xi: Tensor) => ({
-    value: product(xi, w, false),
-    gradFunc: (dy: Tensor) => [product(dy, w, true)],
-  }))(x);
 }

@@ -29,7 +29,7 @@ export async function serveGradients(): Promise<void> {
     // A worker whose BLAS failed would train on other kernels than the main thread: say so.
     if (init.blas && !backend.blas.on) throw new Error(`BLAS is on in the main thread but not here: ${backend.blas.reason}`);
     const params = new Map(init.tensors.map((t) => [t.name, tf.tensor(t.data, t.shape) as tf.Tensor]));
-    model = new CausalLM(init.config, params, familyOf(init.config), new Map(init.quantized));
+    model = new CausalLM(init.config, params, familyOf(init.config), new Map(init.external));
     adapted = applyAdapt(model, init.adapt, { rng: new Rng(init.seed), layerLrDecay: init.layerLrDecay, l2sp: false });
     send({ type: 'ready', backend: backend.label });
   } catch (e) {

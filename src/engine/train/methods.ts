@@ -46,7 +46,7 @@ export function applyAdapt(model: CausalLM, adapt: AdaptConfig, opts: AdaptOptio
   const plan = planAdapt(describeModel(model), adapt);
   const params: TrainParam[] = [];
   for (const name of plan.unfrozen) {
-    // A quantized base tensor trains as a float32 copy of its dequantized values (dense()).
+    // An external base tensor (quantized, or kept outside the backend) trains as a float32 copy of its decoded values (dense()).
     const base = model.dense(name);
     const v = tf.variable(base, true);
     const anchor = opts.l2sp ? tf.keep(base.clone()) : undefined;

@@ -9,7 +9,7 @@ import { tf, Tensor } from '../tf';
 import { AdaptConfig } from '../../protocol/config';
 import { ModelConfig } from '../core/model-config';
 import { CausalLM } from '../model/model';
-import type { QuantizedMatrix } from '../core/formats/quant';
+import type { StoredMatrix } from '../core/formats/quant';
 import { PackedBatch } from './data';
 import { TrainParam } from './optimizer';
 import { accumulateGrads, StepOptions } from './step';
@@ -31,8 +31,8 @@ export interface GradWorkerInit {
   config: ModelConfig;
   /** Every float32 base parameter, in the in-memory layout. */
   tensors: TensorData[];
-  /** The base parameters kept quantized (their ggml blocks), by HF name. */
-  quantized: [string, QuantizedMatrix][];
+  /** The base parameters kept outside the backend in their file's encoding, by HF name. */
+  external: [string, StoredMatrix][];
   adapt: AdaptConfig;
   seed: number;
   layerLrDecay: number;
@@ -189,9 +189,9 @@ export async function startGradientPool(o: PoolOptions): Promise<GradientPool> {
     blas: o.blas ?? blasStatus().on,
     blasThreads: o.blasThreads ?? 1,
     config: o.model.config,
-    tensors: o.model.specs.filter((s) => !o.model.quantized.has(s.name))
+    tensors: o.model.specs.filter((s) => !o.model.external.has(s.name))
       .map((s) => ({ name: s.name, shape: o.model.param(s.name).shape, data: o.model.param(s.name).dataSync() as Float32Array })),
-    quantized: [...o.model.quantized],
+    external: [...o.model.external],
     adapt: o.adapt,
     seed: o.seed,
     layerLrDecay: o.layerLrDecay,

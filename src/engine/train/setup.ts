@@ -6,7 +6,7 @@ import { CausalLM } from '../model/model';
 import { loadModel } from '../model/loader';
 import type { Tokenizer } from '../tokenizers';
 import { selectBackend, BackendChoice } from '../backend';
-import { blasThreadsPerWorker } from '../native';
+import { blasThreadsPerWorker, productsOnBlas } from '../native';
 import { Rng } from '../random';
 import { RunConfig, TrainingConfig } from '../../protocol/config';
 import { TokenStats } from '../../protocol/events';
@@ -122,9 +122,11 @@ function loadRunData(config: RunConfig, tokenizer: Tokenizer, chat: ChatFormat):
 /** The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains. */
 function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice): MemoryEstimate {
   const longest = Math.max(...train.map((e) => e.ids.length));
-  const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, weightBytes: model.weightBytes() });
+  const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, heapWeightBytes: model.heapWeightBytes(), externalBytes: model.externalBytes(), blas: productsOnBlas() });
   if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
-    throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads`);
+    // Without BLAS the frozen weights are heap tensors too: a BLAS library moves them out.
+    const weightsHint = !productsOnBlas() && mem.weights > WASM_HEAP_LIMIT / 4 ? `; the base weights take ${formatBytes(mem.weights)} of it because matrix products are not on BLAS (${backend.blas.reason ?? 'off'}): with a BLAS library (Debian/Ubuntu: apt-get install libopenblas0-openmp) frozen weights stay outside the heap` : '';
+    throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads${weightsHint}`);
   }
   return mem;
 }

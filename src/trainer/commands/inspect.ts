@@ -6,6 +6,7 @@ import { ModelInfo, parseModelInfo } from '../../protocol/inspect';
 import { archOf } from '../../engine/core/model-config';
 import { CausalLM } from '../../engine/model/model';
 import { estimateTrainingMemory, formatBytes, MemoryEstimate } from '../../engine/core/memory';
+import { productsOnBlas } from '../../engine/native';
 
 /** What `inspect` assumes for its LoRA memory estimate: Adapt Model's defaults. */
 const LORA_ESTIMATE = { rank: 8, batchSize: 8, maxLength: 256, threads: 1 };
@@ -18,7 +19,7 @@ function loraEstimate(model: CausalLM): MemoryEstimate & { trainableParams: numb
     if (s.name === `${model.family.headName}.weight`) continue;
     trainable += LORA_ESTIMATE.rank * (s.shape[0] + s.shape[1]);
   }
-  const est = estimateTrainingMemory(model.config, { batchSize: LORA_ESTIMATE.batchSize, maxLength: LORA_ESTIMATE.maxLength, totalParams: model.numParams + trainable, trainableParams: trainable, firstTrainableLayer: 0, threads: LORA_ESTIMATE.threads, weightBytes: model.weightBytes() });
+  const est = estimateTrainingMemory(model.config, { batchSize: LORA_ESTIMATE.batchSize, maxLength: LORA_ESTIMATE.maxLength, totalParams: model.numParams + trainable, trainableParams: trainable, firstTrainableLayer: 0, threads: LORA_ESTIMATE.threads, heapWeightBytes: model.heapWeightBytes(), externalBytes: model.externalBytes(), blas: productsOnBlas() });
   return { ...est, trainableParams: trainable };
 }
 

@@ -1,6 +1,6 @@
 // The memory estimate shown before a run and used to refuse runs that cannot fit one wasm heap.
 import { strict as assert } from 'node:assert';
-import { estimateTrainingMemory } from '../../../src/engine/core/memory';
+import { estimateTrainingMemory, RUNTIME_BYTES, WASM_HEAP_LIMIT } from '../../../src/engine/core/memory';
 import { ModelConfig } from '../../../src/engine/core/model-config';
 
 const gpt2Small: ModelConfig = { family: 'gpt2', vocabSize: 256, hidden: 384, layers: 6, heads: 6, headDim: 64, maxPositions: 256, normEps: 1e-5, tiedHead: true };
@@ -11,7 +11,7 @@ describe('training memory estimate', () => {
     const a = estimateTrainingMemory(gpt2Small, run);
     assert.ok(estimateTrainingMemory(gpt2Small, { ...run, batchSize: 16 }).activations > 1.9 * a.activations);
     assert.ok(estimateTrainingMemory(gpt2Small, { ...run, firstTrainableLayer: 4 }).activations < a.activations / 2);
-    assert.equal(a.bytes, a.heapBytes);
+    assert.equal(a.bytes, RUNTIME_BYTES + a.heapBytes);
     assert.equal(a.threads, 1);
   });
 
@@ -23,5 +23,20 @@ describe('training memory estimate', () => {
     assert.ok(two.heapBytes < one.heapBytes);
     assert.ok(two.bytes > one.bytes, 'a second copy of the weights');
     assert.equal(estimateTrainingMemory(gpt2Small, { ...run, batchSize: 1, threads: 4 }).threads, 1, 'no more threads than rows');
+  });
+
+  it('frozen weights outside the heap count in the process once, not in each thread\'s heap', () => {
+    // Llama-3.2-1B's shape in BF16, LoRA r8 on q_proj and v_proj, batch 1 × 256.
+    const llama1b: ModelConfig = { family: 'llama', arch: 'llama', vocabSize: 128256, hidden: 2048, intermediate: 8192, layers: 16, heads: 32, kvHeads: 8, headDim: 64, maxPositions: 4096, normEps: 1e-5, ropeTheta: 500000, attentionBias: false, tiedHead: true };
+    const params = 1_235_814_400;
+    const lora = { batchSize: 1, maxLength: 256, totalParams: params + 1_703_936, trainableParams: 1_703_936, firstTrainableLayer: 0 };
+    const inHeap = estimateTrainingMemory(llama1b, lora);
+    const outside = estimateTrainingMemory(llama1b, { ...lora, heapWeightBytes: 4 * 2048 * 33, externalBytes: 2 * params, blas: true });
+    assert.ok(inHeap.heapBytes > WASM_HEAP_LIMIT, 'float32 weights in the heap do not fit');
+    assert.ok(outside.heapBytes < WASM_HEAP_LIMIT / 2, `outside: ${outside.heapBytes} bytes of heap`);
+    assert.equal(outside.external, 2 * params + 4 * 2 ** 20, 'the weights and one scratch block');
+    assert.ok(outside.bytes > outside.external + outside.heapBytes);
+    const two = estimateTrainingMemory(llama1b, { ...lora, batchSize: 2, threads: 2, heapWeightBytes: 4 * 2048 * 33, externalBytes: 2 * params, blas: true });
+    assert.equal(two.external, outside.external, 'one copy for both threads (shared memory)');
   });
 });

@@ -23,7 +23,7 @@ async function adapted(runDir: string): Promise<LoadedModel> {
 /** A base parameter in Hugging Face layout. */
 function hfParam(lm: LoadedModel, name: string): { data: Float32Array; shape: number[] } {
   const spec = lm.model.specs.find((s) => s.name === name)!;
-  const data = lm.model.param(name).dataSync() as Float32Array;
+  const data = lm.model.values(name);
   if (spec.layout !== 'linear') return { data: Float32Array.from(data), shape: spec.shape };
   const [r, c] = internalShape(spec);
   return { data: transpose2d(Float32Array.from(data), r, c), shape: spec.shape };

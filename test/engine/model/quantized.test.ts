@@ -14,7 +14,7 @@ import { tf, Tensor } from '../../../src/engine/tf';
 import { loadModel } from '../../../src/engine/model/loader';
 import { CausalLM } from '../../../src/engine/model/model';
 import { mergeLora } from '../../../src/engine/model/lora';
-import { dequantizeParam } from '../../../src/engine/model/quantized';
+import { dequantizeParam } from '../../../src/engine/model/external-weights';
 import { applyAdapt } from '../../../src/engine/train/methods';
 import { accumulateGrads } from '../../../src/engine/train/step';
 import { startGradientPool } from '../../../src/engine/train/parallel';
@@ -53,7 +53,7 @@ function perturbB(model: CausalLM, seed: number): void {
 }
 
 function denseAll(model: CausalLM): void {
-  for (const s of model.specs) if (model.quantized.has(s.name)) model.dense(s.name);
+  for (const s of model.specs) if (model.external.has(s.name)) model.dense(s.name);
 }
 
 describe('quantized base (Q4_K) for LoRA', function () {
@@ -74,25 +74,34 @@ describe('quantized base (Q4_K) for LoRA', function () {
     try {
       const m = lm.model;
       const twoD = m.specs.filter((s) => s.shape.length === 2);
-      assert.ok(twoD.every((s) => m.quantized.get(s.name)?.type === 'Q4_K' && !m.params.has(s.name)));
+      assert.ok(twoD.every((s) => m.external.get(s.name)?.type === 'Q4_K' && !m.params.has(s.name)));
       assert.ok(twoD.every((s) => lm.dtypes.get(s.name) === 'Q4_K'));
       const f32Bytes = 4 * m.numParams;
       assert.ok(m.weightBytes() < 0.16 * f32Bytes, `${m.weightBytes()} bytes of ${f32Bytes}`);
-      assert.throws(() => m.param('model.layers.0.mlp.up_proj.weight'), /stored quantized \(Q4_K\); use dense\(\)/);
+      assert.throws(() => m.param('model.layers.0.mlp.up_proj.weight'), /stored outside the backend \(Q4_K\); use dense\(\)/);
     } finally {
       lm.model.dispose();
     }
   });
 
-  it('the training memory estimate counts the blocks, not float32', async () => {
+  it('the training memory estimate counts the blocks outside the heap, not float32 in it', async () => {
     const lm = await loadModel(q4k);
     try {
       const m = lm.model;
       const o = { batchSize: 4, maxLength: 32, totalParams: m.numParams, trainableParams: 1000, firstTrainableLayer: 0 };
       const f32 = estimateTrainingMemory(m.config, o);
-      const q = estimateTrainingMemory(m.config, { ...o, weightBytes: m.weightBytes() });
+      const layout = { heapWeightBytes: m.heapWeightBytes(), externalBytes: m.externalBytes() };
+      assert.equal(m.heapWeightBytes() + m.externalBytes(), m.weightBytes());
+      const noBlas = estimateTrainingMemory(m.config, { ...o, ...layout, blas: false });
+      const blas = estimateTrainingMemory(m.config, { ...o, ...layout, blas: true });
       assert.equal(f32.weights, 4 * m.numParams);
-      assert.equal(q.weights, m.weightBytes() + 128 * 2 ** 20);
+      assert.equal(f32.external, 0);
+      // Without BLAS each product's float32 temporaries live in the heap; on BLAS a scratch outside it.
+      assert.equal(noBlas.weights, m.heapWeightBytes() + 128 * 2 ** 20);
+      assert.equal(noBlas.external, m.externalBytes());
+      assert.equal(blas.weights, m.heapWeightBytes());
+      assert.equal(blas.external, m.externalBytes() + 4 * 2 ** 20);
+      assert.ok(blas.heapBytes < noBlas.heapBytes && blas.heapBytes < f32.heapBytes);
     } finally {
       lm.model.dispose();
     }
@@ -140,15 +149,15 @@ describe('quantized base (Q4_K) for LoRA', function () {
       const m = lm.model;
       const name = 'model.layers.1.self_attn.o_proj.weight';
       const spec = m.specs.find((s) => s.name === name)!;
-      const decoded = dequantizeParam(m.quantized.get(name)!, spec);
+      const decoded = dequantizeParam(m.external.get(name)!, spec);
       const a = applyAdapt(m, { unfreeze: ['model.layers.1.self_attn.o_proj'] }, { rng: new Rng(1), layerLrDecay: 1, l2sp: true });
       assert.equal(a.trainable, 256 * 256);
-      assert.ok(!m.quantized.has(name));
+      assert.ok(!m.external.has(name));
       const v = m.param(name);
       assert.ok(v instanceof tf.Variable && v.trainable);
       assert.deepEqual(v.dataSync(), decoded);
       assert.deepEqual(a.params[0].anchor!.dataSync(), decoded, 'L2-SP pulls toward the decoded base values');
-      assert.equal(m.quantized.size, 2 * 7 + 1, 'the other weights stay quantized');
+      assert.equal(m.external.size, 2 * 7 + 1, 'the other weights stay quantized');
     } finally {
       lm.model.dispose();
     }
@@ -164,7 +173,7 @@ describe('quantized base (Q4_K) for LoRA', function () {
       const before = m.forward(ids).dataSync().slice();
       assert.equal(mergeLora(m), 0);
       assert.equal(m.lora.size, 2 * 7);
-      assert.equal(m.quantized.size, 2 * 7 + 2);
+      assert.equal(m.external.size, 2 * 7 + 2);
       const after = m.forward(ids).dataSync();
       assert.deepEqual(after, before);
       ids.dispose();

@@ -39,7 +39,9 @@ export function readModelFile(path: string, what: string): Buffer {
   try {
     const real = fstatSync(fd).size; // the file may have changed since the stat above
     if (real !== size) throw new FormatError(path, `changed size while being read (${size} → ${real} bytes)`);
-    const buf = Buffer.allocUnsafe(size);
+    // Shared memory: a model keeps its frozen weights as views of this buffer, and the gradient
+    // worker threads it starts then read the same bytes instead of each receiving a copy.
+    const buf = Buffer.from(new SharedArrayBuffer(size), 0, size);
     const CHUNK = 1 << 30;
     let done = 0;
     while (done < size) {

@@ -1,8 +1,10 @@
 // ggml's quantized block types that Adapt Lab reads (and, for tests and the bench, writes):
-// one codec per type, and the plain functions the model uses on a frozen quantized weight —
-// rows of its stored bytes to float32, on demand — so a quantized base stays compact in memory.
-// Any other ggml type (IQ*, TQ*, MXFP4, …) is refused by name.
+// one codec per type, and the plain functions the model uses on a frozen weight kept in its
+// file's encoding — rows of its stored bytes to float32, on demand — so a frozen base stays
+// compact and outside the tensor backend. F32, F16 and BF16 are stored types too (one-value
+// blocks, float-codecs.ts). Any other ggml type (IQ*, TQ*, MXFP4, …) is refused by name.
 import { Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, type BlockCodec } from './quant-legacy';
+import { BF16, F16, F32 } from './float-codecs';
 import { dequantQ2K, dequantQ3K, dequantQ4K, dequantQ5K, dequantQ6K } from './kquant';
 import { quantQ2K, quantQ3K, quantQ4K, quantQ5K, quantQ6K } from './kquant-make';
 
@@ -20,21 +22,30 @@ const CODECS: ReadonlyMap<string, BlockCodec> = new Map([
 /** Names of the quantized types that load (as frozen weights). */
 export const QUANT_TYPES: readonly string[] = [...CODECS.keys()];
 
+/** Float types a frozen weight may be stored in as well. */
+const FLOATS: ReadonlyMap<string, BlockCodec> = new Map([F32, F16, BF16].map((c) => [c.name, c]));
+
 export function isQuantType(typeName: string): boolean {
   return CODECS.has(typeName);
 }
 
+/** A type a StoredMatrix may have: the quantized ones, F32, F16 and BF16. */
+export function isStoredType(typeName: string): boolean {
+  return CODECS.has(typeName) || FLOATS.has(typeName);
+}
+
 export function codecOf(typeName: string): BlockCodec {
-  const c = CODECS.get(typeName);
+  const c = CODECS.get(typeName) ?? FLOATS.get(typeName);
   if (!c) throw new Error(`ggml type ${typeName} is not a supported quantized type (supported: ${QUANT_TYPES.join(', ')})`);
   return c;
 }
 
 /**
- * A frozen weight kept as ggml blocks: `rows` rows of `cols` values, each row a whole number of
- * blocks, row-major as the GGUF file stores it (for a linear layer, nn.Linear's [out, in]).
+ * A frozen weight kept in its file's encoding (ggml blocks, or F32/F16/BF16 values): `rows` rows
+ * of `cols` values, each row a whole number of blocks, row-major as the file stores it (for a
+ * linear layer, nn.Linear's [out, in]).
  */
-export interface QuantizedMatrix {
+export interface StoredMatrix {
   type: string;
   rows: number;
   cols: number;
@@ -48,7 +59,7 @@ export function rowBytes(type: string, cols: number): number {
 }
 
 /** Rows [from, to) of a quantized matrix as float32, row-major, into `out` (allocated if not given). */
-export function dequantizeRows(m: QuantizedMatrix, from = 0, to = m.rows, out?: Float32Array): Float32Array {
+export function dequantizeRows(m: StoredMatrix, from = 0, to = m.rows, out?: Float32Array): Float32Array {
   const c = codecOf(m.type);
   const n = (to - from) * m.cols;
   const dst = out ?? new Float32Array(n);
@@ -61,7 +72,7 @@ export function dequantizeRows(m: QuantizedMatrix, from = 0, to = m.rows, out?: 
 }
 
 /** The listed rows (e.g. token ids) of a quantized matrix as float32, one after another. */
-export function dequantizeRowList(m: QuantizedMatrix, rows: ArrayLike<number>, out = new Float32Array(rows.length * m.cols)): Float32Array {
+export function dequantizeRowList(m: StoredMatrix, rows: ArrayLike<number>, out = new Float32Array(rows.length * m.cols)): Float32Array {
   const c = codecOf(m.type);
   const per = m.cols / c.blockSize;
   for (let i = 0; i < rows.length; i++) {
@@ -73,7 +84,7 @@ export function dequantizeRowList(m: QuantizedMatrix, rows: ArrayLike<number>, o
 }
 
 /** Quantizes a row-major [rows, cols] float32 matrix (cols a multiple of the block size) with ggml's reference encoder. */
-export function quantizeMatrix(type: string, data: Float32Array, rows: number, cols: number): QuantizedMatrix {
+export function quantizeMatrix(type: string, data: Float32Array, rows: number, cols: number): StoredMatrix {
   const c = codecOf(type);
   const rb = rowBytes(type, cols);
   if (data.length !== rows * cols) throw new Error(`quantizeMatrix: ${data.length} values for [${rows}, ${cols}]`);
@@ -83,7 +94,7 @@ export function quantizeMatrix(type: string, data: Float32Array, rows: number, c
 }
 
 /** Rows of a quantized matrix reordered: row i of the result is row order[i] of m (whole rows of blocks move). */
-export function permuteQuantRows(m: QuantizedMatrix, order: ArrayLike<number>): QuantizedMatrix {
+export function permuteQuantRows(m: StoredMatrix, order: ArrayLike<number>): StoredMatrix {
   const rb = rowBytes(m.type, m.cols);
   const bytes = new Uint8Array(m.bytes.length);
   for (let i = 0; i < m.rows; i++) bytes.set(m.bytes.subarray(order[i] * rb, (order[i] + 1) * rb), i * rb);
@@ -94,4 +105,32 @@ export function permuteQuantRows(m: QuantizedMatrix, order: ArrayLike<number>): 
 export function bitsPerWeight(type: string): number {
   const c = codecOf(type);
   return (c.typeSize * 8) / c.blockSize;
+}
+
+/** The matrix's values without a copy when it is stored as aligned F32 (BLAS reads them in place). */
+export function f32View(m: StoredMatrix): Float32Array | undefined {
+  if (m.type !== 'F32' || (m.bytes.byteOffset % 4) !== 0) return undefined;
+  return new Float32Array(m.bytes.buffer, m.bytes.byteOffset, m.rows * m.cols);
+}
+
+/** The bytes of a float32 array as an F32 StoredMatrix [rows, cols] (a view, no copy). */
+export function storedF32(data: Float32Array, rows: number, cols: number): StoredMatrix {
+  if (data.length !== rows * cols) throw new Error(`storedF32: ${data.length} values for [${rows}, ${cols}]`);
+  return { type: 'F32', rows, cols, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** A float-typed matrix transposed ([rows, cols] → [cols, rows]) in its own encoding (Conv1D weights stored [in, out]). */
+export function transposeStored(m: StoredMatrix): StoredMatrix {
+  const c = codecOf(m.type);
+  if (c.blockSize !== 1) throw new Error(`transposeStored: ${m.type} blocks cannot be transposed`);
+  const s = c.typeSize;
+  const out = new Uint8Array(m.bytes.length);
+  for (let r = 0; r < m.rows; r++) {
+    for (let k = 0; k < m.cols; k++) {
+      const from = (r * m.cols + k) * s;
+      const to = (k * m.rows + r) * s;
+      for (let b = 0; b < s; b++) out[to + b] = m.bytes[from + b];
+    }
+  }
+  return { type: m.type, rows: m.cols, cols: m.rows, bytes: out };
 }

@@ -1,11 +1,13 @@
 // safetensors: an 8-byte little-endian header length, a JSON header
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } },
 // then the tensor bytes (offsets relative to the end of the header). Every tensor is read as
-// Float32. Also sharded Hugging Face checkpoints (model.safetensors.index.json).
+// Float32, when first asked for (`data`), or kept as its stored bytes (`bytes`) by a model that
+// keeps frozen weights in the file's dtype. Also sharded Hugging Face checkpoints
+// (model.safetensors.index.json).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, isAbsolute } from 'node:path';
 import { alignedView, BinaryReader, FormatError, leBytes, writeFileAtomic } from './binary';
-import { bf16BytesToF32, f16BytesToF32, f32ArrayToF16 } from './float16';
+import { bf16BytesToF32, f16BytesToF32, f32ArrayToBf16, f32ArrayToF16 } from './float16';
 import { readModelFile } from './limits';
 
 export interface TensorEntry {
@@ -13,7 +15,10 @@ export interface TensorEntry {
   /** The dtype stored in the file (the data is always Float32). */
   dtype: string;
   shape: number[];
-  data: Float32Array;
+  /** The values as Float32 (decoded on first use, then kept). */
+  readonly data: Float32Array;
+  /** The stored little-endian bytes (a view into the file's buffer). */
+  readonly bytes: Uint8Array;
 }
 
 export interface SafetensorsFile {
@@ -94,10 +99,20 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
       throw r.error(`tensor "${b.name}": data_offsets [${b.begin}, ${b.end}] overlap those of tensor "${a.name}" [${a.begin}, ${a.end}]`);
     }
   }
-  for (const t of spans) {
-    tensors.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, data: decode(bytes, dataStart + t.begin, t.count, t.dtype) });
-  }
+  for (const t of spans) tensors.set(t.name, lazyEntry(bytes, dataStart, t));
   return { path, metadata: Object.fromEntries(metadataEntries), tensors };
+}
+
+/** An entry that decodes its values on first use: a model keeping its weights as stored bytes never does. */
+function lazyEntry(bytes: Uint8Array, dataStart: number, t: { name: string; dtype: string; shape: number[]; begin: number; end: number; count: number }): TensorEntry {
+  let data: Float32Array | undefined;
+  return {
+    name: t.name, dtype: t.dtype, shape: t.shape,
+    get data() {
+      return (data ??= decode(bytes, dataStart + t.begin, t.count, t.dtype));
+    },
+    bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end),
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -176,8 +191,8 @@ export interface SafetensorsWriteTensor {
   name: string;
   shape: number[];
   data: Float32Array;
-  /** Default F32. */
-  dtype?: 'F32' | 'F16';
+  /** Default F32 (F16 and BF16 rounded to nearest, ties to even). */
+  dtype?: 'F32' | 'F16' | 'BF16';
 }
 
 /**
@@ -204,8 +219,8 @@ export function writeSafetensors(path: string, tensors: SafetensorsWriteTensor[]
       throw new Error(`writeSafetensors: tensor "${t.name}" has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${count}`);
     }
     const dtype = t.dtype ?? 'F32';
-    if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`writeSafetensors: tensor "${t.name}": dtype ${dtype} cannot be written`);
-    const bytes = leBytes(dtype === 'F16' ? f32ArrayToF16(t.data) : t.data);
+    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`writeSafetensors: tensor "${t.name}": dtype ${dtype} cannot be written`);
+    const bytes = leBytes(dtype === 'F16' ? f32ArrayToF16(t.data) : dtype === 'BF16' ? f32ArrayToBf16(t.data) : t.data);
     names.add(t.name);
     entries.push([t.name, { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] }]);
     offset += bytes.length;

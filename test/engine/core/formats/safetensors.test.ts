@@ -37,7 +37,7 @@ describe('formats/safetensors', () => {
     assert.deepEqual(f.tensors.get('h.0.mlp.c_proj.weight')!.shape, [8, 2]);
   });
 
-  it('round-trips F32 and F16, with metadata, header padded to 8', () => {
+  it('round-trips F32, F16 and BF16, with metadata, header padded to 8', () => {
     const p = join(dir, 'rt.safetensors');
     const a = new Float32Array([1, -2.5, 3.25, 1e-3, 65504, -0]);
     const b = new Float32Array([0.1, 0.2, 0.3]);
@@ -45,6 +45,7 @@ describe('formats/safetensors', () => {
       { name: 'a', shape: [2, 3], data: a },
       { name: 'b.f16', shape: [3], data: b, dtype: 'F16' },
       { name: 'empty', shape: [0, 4], data: new Float32Array(0) },
+      { name: 'c.bf16', shape: [3], data: b, dtype: 'BF16' },
     ], { note: 'hello' });
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'no temp file left');
     const raw = readFileSync(p);
@@ -52,8 +53,15 @@ describe('formats/safetensors', () => {
     assert.equal(headerLen % 8, 0);
     const f = readSafetensors(p);
     assert.deepEqual(f.metadata, { format: 'pt', note: 'hello' });
-    assert.deepEqual([...f.tensors.keys()], ['a', 'b.f16', 'empty']);
-    assert.deepEqual(f.tensors.get('a'), { name: 'a', dtype: 'F32', shape: [2, 3], data: a });
+    assert.deepEqual([...f.tensors.keys()], ['a', 'b.f16', 'empty', 'c.bf16']);
+    const at = f.tensors.get('a')!;
+    assert.deepEqual({ name: at.name, dtype: at.dtype, shape: at.shape, data: at.data }, { name: 'a', dtype: 'F32', shape: [2, 3], data: a });
+    assert.deepEqual(Uint8Array.from(at.bytes), new Uint8Array(a.buffer), 'the stored bytes, undecoded');
+    const cc = f.tensors.get('c.bf16')!;
+    assert.equal(cc.dtype, 'BF16');
+    assert.equal(cc.bytes.length, 6);
+    // bfloat16 keeps 8 bits of mantissa: within 2^-8 relative, rounded to nearest.
+    assert.ok(cc.data.every((v, i) => Math.abs(v - b[i]) <= Math.abs(b[i]) * 2 ** -8), `${cc.data}`);
     const bb = f.tensors.get('b.f16')!;
     assert.equal(bb.dtype, 'F16');
     assert.ok(bb.data.every((v, i) => Math.abs(v - b[i]) < 1e-3));
