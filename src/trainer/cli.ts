@@ -26,7 +26,7 @@ commands:
   worker                                         inference worker for the extension (IPC only)
   eval --model MODEL [--adapter RUN_DIR|PEFT_DIR] --prompts FILE [--probe TEXT] [--data JSONL] [--samples K] [--temperature T] [--max-tokens N] [--seed S] [--out FILE] [--json]
        [--runtime engine|llamacpp] [--llamacpp-threads N]
-  experiment FILE [--jsonl] [--restart] [--dry-run]
+  experiment FILE [--jsonl] [--restart] [--dry-run] [--runs-dir DIR]
                                                  run the trials of an experiment file, print the leaderboard
   export RUN_DIR --format peft|merged-hf|merged-gguf|gguf-lora|ollama --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
 

@@ -94,7 +94,29 @@ export function deepMerge(a: unknown, b: unknown): unknown {
   return out;
 }
 
-export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
+export interface ExperimentLoadOptions {
+  /**
+   * Where runs go when neither the experiment file, its override nor its base config names a
+   * runsDir (the extension passes the workspace's runs folder, as Adapt Model from Config does).
+   */
+  defaultRunsDir?: string;
+}
+
+/** Whether the file, its override or its base config (inline or a file) sets runsDir itself. */
+function namesRunsDir(raw: Record<string, unknown>, dir: string): boolean {
+  if (raw.runsDir !== undefined) return true;
+  if (isObj(raw.override) && raw.override.runsDir !== undefined) return true;
+  if (isObj(raw.base)) return raw.base.runsDir !== undefined;
+  if (typeof raw.base !== 'string') return false;
+  try {
+    const base = JSON.parse(readFileSync(resolve(dir, raw.base), 'utf8').replace(/^\uFEFF/, ''));
+    return isObj(base) && base.runsDir !== undefined;
+  } catch {
+    return false; // readBase reports an unreadable base
+  }
+}
+
+export function validateExperiment(raw: unknown, file: string, opts: ExperimentLoadOptions = {}): ExperimentSpec {
   const source = basename(file);
   const dir = dirname(file);
   const errors: string[] = [];
@@ -177,7 +199,8 @@ export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
     } else errors.push(`stopping must be "median", "none" or {"rule": "median", "minTrials": N, "graceSteps": S}, got ${show(s)}`);
   }
 
-  const runsDir = typeof raw.runsDir === 'string' ? resolve(dir, raw.runsDir) : base?.runsDir;
+  const runsDir = typeof raw.runsDir === 'string' ? resolve(dir, raw.runsDir)
+    : opts.defaultRunsDir && !namesRunsDir(raw, dir) ? resolve(opts.defaultRunsDir) : base?.runsDir;
   if (raw.runsDir !== undefined && typeof raw.runsDir !== 'string') errors.push(`runsDir must be a folder name, got ${show(raw.runsDir)}`);
   if (objective.metric !== 'valLoss' && base && !base.data.prompts) errors.push(`objective.metric "${objective.metric}" needs prompt cases: set data.prompts in the base config`);
   if (objective.forgettingCeiling !== undefined && base && !base.data.probe) errors.push('objective.forgettingCeiling needs a probe text: set data.probe in the base config');
@@ -200,7 +223,7 @@ export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
   return { ...spec, hash };
 }
 
-export function loadExperiment(path: string): ExperimentSpec {
+export function loadExperiment(path: string, opts: ExperimentLoadOptions = {}): ExperimentSpec {
   const file = resolve(path);
   const source = basename(file);
   let text: string;
@@ -211,5 +234,5 @@ export function loadExperiment(path: string): ExperimentSpec {
     throw new Error(`${source}: cannot read the experiment ${file}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return validateExperiment(parseJsonWithPosition(text, source), file);
+  return validateExperiment(parseJsonWithPosition(text, source), file, opts);
 }

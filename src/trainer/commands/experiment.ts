@@ -1,4 +1,4 @@
-// `adapt-lab experiment FILE [--jsonl] [--restart]`: runs the trials of an experiment file one
+// `adapt-lab experiment FILE [--jsonl] [--restart] [--runs-dir DIR]`: runs the trials of an experiment file one
 // after another and prints the leaderboard. Run it again after a kill (or Ctrl-C) and it
 // continues where it stopped. With --jsonl every experiment and trainer event is one line (what
 // the extension reads); forked with IPC it also takes "stop" from its parent.
@@ -15,9 +15,9 @@ const describe = (params: Record<string, unknown>) =>
   Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(the base config)';
 
 export async function experimentCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { jsonl: { type: 'boolean' }, restart: { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { jsonl: { type: 'boolean' }, restart: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'runs-dir': { type: 'string' } });
   if (!positionals[0]) throw new Error('experiment needs an experiment FILE (e.g. samples/demo.experiment.json)');
-  const spec = loadExperiment(positionals[0]);
+  const spec = loadExperiment(positionals[0], { defaultRunsDir: values['runs-dir'] });
   if (values.backend) for (const t of spec.trials) t.config.backend = values.backend as typeof t.config.backend;
   const out = (s: string) => { if (!values.jsonl) process.stdout.write(`${s}\n`); };
   if (values['dry-run']) {

@@ -115,4 +115,21 @@ describe('experiment file and search space', () => {
     const d = validateExperiment({ base: config, axes: { 'training.learningRate': [0.001, 0.01] }, budget: { minutes: 60 } }, join(task.dir, 'h.experiment.json'));
     assert.equal(a.hash, d.hash);
   });
+
+  it('a default runs folder (the extension\'s --runs-dir) applies only when neither the file, its override nor its base names one', () => {
+    const { task, config } = base();
+    const elsewhere = join(task.dir, 'workspace-runs');
+    const { runsDir: _named, ...unnamed } = config;
+    const axes = { 'training.learningRate': [0.001] };
+    const file = join(task.dir, 'd.experiment.json');
+    assert.equal(validateExperiment({ base: unnamed, axes }, file, { defaultRunsDir: elsewhere }).trials[0].config.runsDir, elsewhere);
+    assert.equal(validateExperiment({ base: unnamed, axes }, file).trials[0].config.runsDir, join(task.dir, '.adapt-lab', 'runs'));
+    assert.equal(validateExperiment({ base: config, axes }, file, { defaultRunsDir: elsewhere }).trials[0].config.runsDir, config.runsDir);
+    assert.equal(validateExperiment({ base: unnamed, axes, runsDir: 'mine' }, file, { defaultRunsDir: elsewhere }).runsDir, join(task.dir, 'mine'));
+    assert.equal(validateExperiment({ base: unnamed, override: { runsDir: 'o' }, axes }, file, { defaultRunsDir: elsewhere }).trials[0].config.runsDir, join(task.dir, 'o'));
+    writeFileSync(join(task.dir, 'named.json'), JSON.stringify(config));
+    writeFileSync(join(task.dir, 'unnamed.json'), JSON.stringify(unnamed));
+    assert.equal(validateExperiment({ base: 'named.json', axes }, file, { defaultRunsDir: elsewhere }).trials[0].config.runsDir, config.runsDir);
+    assert.equal(validateExperiment({ base: 'unnamed.json', axes }, file, { defaultRunsDir: elsewhere }).trials[0].config.runsDir, elsewhere);
+  });
 });
