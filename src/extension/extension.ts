@@ -8,7 +8,7 @@ import { hasNvidiaGpu, installNativeBackend, nativePackage } from './nativeBacke
 import { Commands, registerGuarded } from './commands';
 import { LayersTreeProvider } from './layers';
 import { InspectNode } from './params';
-import { RunNode, runsDirs, RunsTreeProvider } from './runs';
+import { RunNode, runsDirs, RunsTreeProvider, RunsViewNode } from './runs';
 import { RunStatusBar } from './statusBar';
 import { RunSession, TrainerManager } from './trainer';
 import { PromptFeatures, registerPromptFeatures } from './prompts';
@@ -18,6 +18,7 @@ import { resolveSettingPath } from './prompts/evaluator';
 import { allowRunsDir, initTrust, isTrusted, onDidChangeRunsLocation } from './trust';
 import { registerPreview } from './preview';
 import type { PreviewPanel } from './preview/panel';
+import { ExperimentFeatures, register as registerExperiments } from './experiments';
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
@@ -28,7 +29,7 @@ export interface AdaptLabApi {
   layers: LayersTreeProvider;
   layersView: vscode.TreeView<InspectNode>;
   runs: RunsTreeProvider;
-  runsView: vscode.TreeView<RunNode>;
+  runsView: vscode.TreeView<RunsViewNode>;
   statusBar: RunStatusBar;
   log: vscode.OutputChannel;
   /** Inline prompt evaluation, the active run and the Test Explorer cases. */
@@ -41,6 +42,8 @@ export interface AdaptLabApi {
   runsDirs(): string[];
   /** Preview Training Data's panel. */
   preview: PreviewPanel;
+  /** Run Experiment, the experiments in the Runs view, the leaderboard. */
+  experiments: ExperimentFeatures;
 }
 
 export function activate(context: vscode.ExtensionContext): AdaptLabApi {
@@ -125,6 +128,8 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
   setNativeBackendDir(join(context.globalStorageUri.fsPath, 'native'));
   subs.push(registerGuarded('adaptLab.installNativeBackend', () => installNativeCommand(log), log));
 
+  const experiments = registerExperiments({ context, log, runs, runtime: rt });
+
   const walkthrough = new Walkthrough(context, commands, (runDir) => prompts.setActiveRun(runDir));
   subs.push(
     registerGuarded('adaptLab.openSamples', (only?: string) => walkthrough.openSamples(typeof only === 'string' ? only : undefined), log),
@@ -135,7 +140,7 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
 
   return {
     startRun: (config, baseDir) => commands!.startRun(config, baseDir),
-    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs, preview,
+    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs, preview, experiments,
   };
 }
 

@@ -13,6 +13,22 @@ export interface RunNode {
   runsDir: string;
 }
 
+/** A node another feature adds to the Runs view; `kind` tells its section's nodes apart. */
+export interface SectionNode {
+  kind: string;
+}
+
+export type RunsViewNode = RunNode | SectionNode;
+
+/** Nodes another feature shows in the Runs view, above the runs (experiments: experiments/tree.ts). */
+export interface RunsSection {
+  owns(node: RunsViewNode): boolean;
+  /** Its top-level nodes, and the run folders they show under themselves (not repeated at the top). */
+  roots(runsDirs: string[]): { nodes: RunsViewNode[]; claimed: Set<string> };
+  children(node: RunsViewNode): RunsViewNode[];
+  treeItem(node: RunsViewNode): vscode.TreeItem;
+}
+
 const ICONS: Record<RunStatus, [string, string?]> = {
   running: ['sync~spin'],
   paused: ['debug-pause', 'charts.yellow'],
@@ -37,14 +53,21 @@ export function relativeTime(iso: string | undefined, now = Date.now()): string 
   return d === 1 ? 'yesterday' : `${d} days ago`;
 }
 
-export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<RunNode | undefined | void>();
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsViewNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<RunsViewNode | undefined | void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private nodes: RunNode[] = [];
   private loaded = false;
   private timer?: NodeJS.Timeout;
+  private section?: RunsSection;
 
   constructor(private readonly isLive: (runDir: string) => boolean) {}
+
+  /** Adds a section's nodes (experiments) to the view. */
+  setSection(section: RunsSection): void {
+    this.section = section;
+    this.refresh(0);
+  }
 
   /** Re-reads the runs folders (debounced: events and file watchers come in bursts). */
   refresh(delayMs = 200): void {
@@ -72,17 +95,27 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     return (this.loaded ? this.nodes : this.list()).find((n) => n.runDir === runDir);
   }
 
-  getChildren(node?: RunNode): RunNode[] {
+  getChildren(node?: RunsViewNode): RunsViewNode[] {
     // Restricted Mode: no runs listed (each offers actions that read the workspace's files); the view's welcome says why.
-    if (node || !isTrusted()) return [];
-    return this.list();
+    if (!isTrusted()) return [];
+    if (node) return this.section?.owns(node) ? this.section.children(node) : [];
+    const runs = this.list();
+    if (!this.section) return runs;
+    const { nodes, claimed } = this.section.roots(runsDirs());
+    return [...nodes, ...runs.filter((n) => !claimed.has(n.runDir))];
   }
 
   getParent(): undefined {
     return undefined;
   }
 
-  getTreeItem(n: RunNode): vscode.TreeItem {
+  getTreeItem(n: RunsViewNode): vscode.TreeItem {
+    if (this.section?.owns(n)) return this.section.treeItem(n);
+    return this.runItem(n as RunNode);
+  }
+
+  /** A run's item (a section's run nodes start from it). */
+  runItem(n: RunNode): vscode.TreeItem {
     const r = n.record;
     const item = new vscode.TreeItem(r.name || r.id, vscode.TreeItemCollapsibleState.None);
     item.id = n.runDir;

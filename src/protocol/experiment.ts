@@ -126,3 +126,30 @@ export function parseExperimentState(v: unknown, source = 'state.json'): Experim
   if (problems.length) throw new Error(`${source}: not an experiment state: ${problems.slice(0, 3).join('; ')}`);
   return v as ExperimentState;
 }
+
+// ---------------------------------------------------------------------------------- labels
+
+const shortList = (xs: unknown[]) => xs.map(String).join(',');
+
+/**
+ * An axis value as a person reads it: an `adapt` object as its method ("LoRA r8 q_proj,v_proj"),
+ * a file path as its name, null as "none". The leaderboard (CLI and view) and the chart use it.
+ */
+export function axisValueLabel(value: unknown): string {
+  if (value === null || value === undefined) return 'none';
+  if (typeof value === 'number') return String(Number(value.toPrecision(4)));
+  if (typeof value === 'string') return /[\\/]/.test(value) ? value.split(/[\\/]/).pop()! : value;
+  if (Array.isArray(value)) return shortList(value);
+  if (isObj(value)) {
+    const parts: string[] = [];
+    if (isObj(value.lora)) {
+      const l = value.lora;
+      const targets = Array.isArray(l.targetModules) ? ` ${shortList(l.targetModules)}` : typeof l.targetModules === 'string' ? ` ${l.targetModules}` : '';
+      parts.push(`LoRA${typeof l.rank === 'number' ? ` r${l.rank}` : ''}${targets}`);
+    }
+    if (Array.isArray(value.unfreeze)) parts.push(`unfreeze ${shortList(value.unfreeze)}`);
+    if (value.biases === true) parts.push('biases+norms');
+    if (parts.length) return parts.join(' + ');
+  }
+  return JSON.stringify(value);
+}

@@ -1,7 +1,7 @@
 // Ranks an experiment's trials: trials that differ only by seed form one row, with the mean and
 // spread of the objective over the seeds, so a winner can be told from noise. Rows whose
 // forgetting exceeds the ceiling rank after every feasible row; pruned and failed trials last.
-import { ExperimentState, higherIsBetter, LeaderboardRow, TrialState } from '../../../protocol/experiment';
+import { axisValueLabel, ExperimentState, higherIsBetter, LeaderboardRow, TrialState } from '../../../protocol/experiment';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => {
@@ -64,7 +64,7 @@ export function formatLeaderboard(rows: LeaderboardRow[], metric: string, ceilin
     r.trainableParams === null ? '–' : r.trainableParams.toLocaleString('en-US'),
     fmt(r.secondsPerStep, 2),
     r.status + (r.seeds.length > 1 ? ` (${r.seeds.length} seeds)` : ''),
-    Object.entries(r.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(base)',
+    Object.entries(r.params).map(([k, v]) => `${k}=${axisValueLabel(v)}`).join(' ') || '(base)',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
