@@ -77,6 +77,7 @@ const UI_SPECS = {
     require('./prompts/ui.spec');
     require('./ui/models.spec');
     require('./ui/preview.spec');
+    require('./ui/experiments.spec');
   },
   install: () => require('./ui/installed.spec'),
 };

@@ -10,9 +10,10 @@ import { runExperiment } from '../../engine/experiment/runner';
 import { formatLeaderboard, leaderboard } from '../../engine/core/experiment/leaderboard';
 import { TrainerControl } from '../../engine/train/control';
 import { TrainerCommand } from '../../protocol/events';
+import { axisValueLabel } from '../../protocol/experiment';
 
 const describe = (params: Record<string, unknown>) =>
-  Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(the base config)';
+  Object.entries(params).map(([k, v]) => `${k}=${axisValueLabel(v)}`).join(' ') || '(the base config)';
 
 export async function experimentCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { jsonl: { type: 'boolean' }, restart: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'runs-dir': { type: 'string' } });

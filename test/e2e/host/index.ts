@@ -21,6 +21,7 @@ export function run(): Promise<void> {
   require('../prompts/host.spec');
   require('./walkthrough.spec');
   require('./trust.spec');
+  require('./experiments.spec');
   const results: { title: string; state: string; ms: number; error?: string }[] = [];
   return new Promise((res, rej) => {
     const runner = mocha.run((failures) => {
