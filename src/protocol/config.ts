@@ -48,6 +48,18 @@ export interface TrainingConfig {
    */
   threads: number;
   earlyStopping?: { patience: number; minDelta?: number };
+  /**
+   * Which checkpoint the run keeps as its result (best/, what eval and export use): "loss"
+   * (absent: the same) the lowest validation loss; "eval" the best by evaluation — at each kept
+   * checkpoint the prompt cases (data.prompts) and the forgetting probe (data.probe) run, and
+   * the highest accuracy wins (then the lower weighted error, then the lower forgetting).
+   */
+  selectCheckpoint?: 'loss' | 'eval';
+  /**
+   * With selectCheckpoint "eval": checkpoints whose probe perplexity rose more than this many
+   * percent over the base model's rank after every checkpoint under it (needs data.probe).
+   */
+  forgettingCeiling?: number;
 }
 
 export interface DataConfig {

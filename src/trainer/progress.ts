@@ -44,6 +44,13 @@ export class ProgressPrinter {
         this.lastVal = ` val ${e.valLoss.toFixed(4)}`;
         if (!this.out.isTTY) this.out.write(`eval at step ${e.step}: val loss ${e.valLoss.toFixed(4)}, perplexity ${e.perplexity.toFixed(2)}, token accuracy ${(100 * e.tokenAccuracy).toFixed(1)}%${e.best ? ' (best)' : ''}\n`);
         break;
+      case 'checkpointEval':
+        if (!this.out.isTTY || e.chosen) {
+          this.line('');
+          const f = e.forgettingPercent;
+          this.out.write(`checkpoint at step ${e.step}: accuracy ${(100 * e.accuracy).toFixed(1)}%${f !== undefined ? `, forgetting ${f >= 0 ? '+' : ''}${f.toFixed(1)}%${e.overCeiling ? ' (over the ceiling)' : ''}` : ''}${e.chosen ? ' (chosen)' : ''}\n`);
+        }
+        break;
       case 'log':
         this.line('');
         this.out.write(`${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`);

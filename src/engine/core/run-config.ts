@@ -8,6 +8,7 @@ import { AdaptConfig, DataConfig, LoraConfig, RunConfig, TrainingConfig } from '
 import { showValue } from './formats/limits';
 
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
+export const CHECKPOINT_SELECTIONS = ['loss', 'eval'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 /**
@@ -158,6 +159,9 @@ const SCHEMA: Obj = obj({
       patience: leaf(posInt, { required: 'evaluations without improvement before stopping' }),
       minDelta: leaf(nonNegNum),
     }),
+    // No defaults: absent means "loss", and resolved configs of older runs stay as they were.
+    selectCheckpoint: leaf(oneOf(CHECKPOINT_SELECTIONS)),
+    forgettingCeiling: leaf(nonNegNum),
   }, { fill: true }),
   seed: leaf(seedCheck, { default: DEFAULT_RUN.seed }),
   backend: leaf(oneOf(BACKENDS), { default: DEFAULT_RUN.backend }),
@@ -274,6 +278,14 @@ function crossChecks(c: Partial<RunConfig>, errors: string[]): void {
   const es = c.training?.earlyStopping;
   if (es && c.data && !c.data.validation && !(c.data.validationSplit > 0)) {
     errors.push('training.earlyStopping needs validation data: set data.validation or a data.validationSplit above 0');
+  }
+  const t = c.training;
+  if (t?.selectCheckpoint === 'eval' && c.data && !c.data.prompts) {
+    errors.push('training.selectCheckpoint "eval" judges checkpoints on prompt cases: set data.prompts (a .prompts.jsonl file with "expected" answers)');
+  }
+  if (t?.forgettingCeiling !== undefined) {
+    if (t.selectCheckpoint !== 'eval') errors.push('training.forgettingCeiling applies to checkpoints chosen by evaluation: set training.selectCheckpoint to "eval"');
+    else if (c.data && !c.data.probe) errors.push('training.forgettingCeiling needs a probe text to measure forgetting: set data.probe');
   }
 }
 

@@ -26,6 +26,8 @@ import { acquireRunLock, RunLock } from '../core/runs/lock';
 import { TrainerIdentity } from '../core/runs/process';
 import { openResume, threadsFor } from './reliability';
 import { now, RunEvents } from './run-events';
+import { RunMeter } from './meter';
+import { CheckpointJudge, scoreFromMeta } from './select';
 
 /** What a run holds and how far it got: filled in as setup goes, read by the failure path. */
 export interface Held {
@@ -60,6 +62,10 @@ export interface Session extends Held {
   valBatches: PackedBatch[];
   totalSteps: number;
   stepsPerEpoch: number;
+  /** Tokens seen, training time and CPU for the step events. */
+  meter: RunMeter;
+  /** With training.selectCheckpoint "eval": judges each kept checkpoint. */
+  judge?: CheckpointJudge;
 }
 
 export interface SetupOptions {
@@ -193,6 +199,7 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   const data = loadRunData(config, tokenizer, chatFormatFor(lm.chatTemplate, tokenizer));
 
   const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
+  const judge = t.selectCheckpoint === 'eval' ? openJudge(config, model, tokenizer, resume?.checkpoint, events) : undefined;
   const threads = threadsFor(t.threads, { backend: backend.name, gradWorker: !!opts.gradWorker, log: (m, level) => events.log(m, level) });
   const mem = checkMemory(model, t, adapted, data.train, threads, backend);
   const optimizer = (h.optimizer = new AdamW(adapted.params));
@@ -216,7 +223,22 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   const s: Session = Object.assign(h, {
     config, t, events, who: opts.who, run, model, optimizer, adapted, pad,
     batches: new EpochBatches(data.train, t.batchSize, config.seed), valBatches, totalSteps, stepsPerEpoch,
+    meter: new RunMeter(resume?.checkpoint.meta), judge,
   });
+  s.meter.start();
   announce(s, backend, mem, data, resumedFrom);
   return s;
+}
+
+/**
+ * The judge of checkpoints for selectCheckpoint "eval". A new run measures the base model's
+ * probe perplexity now, before any training (the adapted model still equals the base); a
+ * resumed run reads it, and the choice so far, from its checkpoint.
+ */
+function openJudge(config: RunConfig, model: CausalLM, tokenizer: Tokenizer, resumeFrom: LoadedCheckpoint | undefined, events: RunEvents): CheckpointJudge {
+  const o = { prompts: config.data.prompts!, probe: config.data.probe, forgettingCeiling: config.training.forgettingCeiling };
+  if (!resumeFrom) return new CheckpointJudge(model, tokenizer, o, CheckpointJudge.baseProbe(model, tokenizer, o.probe));
+  const base = resumeFrom.meta.baseProbePerplexity;
+  if (o.probe && typeof base !== 'number') events.log(`checkpoint ${resumeFrom.dir} has no base probe perplexity: forgetting is not measured for the rest of this run`, 'warn');
+  return new CheckpointJudge(model, tokenizer, o, typeof base === 'number' ? base : undefined, scoreFromMeta(resumeFrom.meta.chosen));
 }

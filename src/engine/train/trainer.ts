@@ -16,6 +16,7 @@ import { newTrainerIdentity, releaseIdentity } from '../core/runs/process';
 import { checkpointDue } from './reliability';
 import { evaluateRunEnd } from '../eval/report';
 import { Held, newHeld, Session, setup } from './setup';
+import { CheckpointJudge, CheckpointScore } from './select';
 import { now, RunEvents } from './run-events';
 
 export interface TrainOptions {
@@ -89,7 +90,8 @@ async function trainStep(s: Session): Promise<void> {
   s.step = step + 1;
   const tokens = micro.reduce((n, b) => n + b.tokens, 0);
   const seconds = (performance.now() - t0) / 1000;
-  s.events.emit({ type: 'step', time: now(), step: s.step, epoch: s.step / s.stepsPerEpoch, loss, lr, gradNorm, tokensPerSecond: tokens / seconds, memory: memoryInfo() });
+  const measured = s.meter.step(tokens, seconds);
+  s.events.emit({ type: 'step', time: now(), step: s.step, epoch: s.step / s.stepsPerEpoch, loss, lr, gradNorm, tokensPerSecond: tokens / seconds, memory: memoryInfo(), ...measured });
 }
 
 /** Every evalEvery steps and at the last step; with evalEvery 0, at the last step only. */
@@ -109,20 +111,39 @@ function evaluate(s: Session): boolean {
     s.badEvals = 0;
   } else if (s.step > 0) s.badEvals++;
   s.events.emit({ type: 'eval', time: now(), step: s.step, valLoss: m.valLoss, perplexity: m.perplexity, tokenAccuracy: m.tokenAccuracy, best: improved });
-  if (improved) checkpoint(s, true);
+  // Checkpoints chosen by evaluation are judged at the kept checkpoints, not at each better loss.
+  if (improved && !s.judge) checkpoint(s, true);
   return !!s.t.earlyStopping && s.badEvals >= s.t.earlyStopping.patience;
 }
 
-function checkpoint(s: Session, best: boolean): void {
+/** Saves this step's checkpoint; `bestByLoss` makes it best/ unless evaluation chooses (judged first). */
+function checkpoint(s: Session, bestByLoss: boolean): void {
+  const best = s.judge ? judgeCheckpoint(s, s.judge) : bestByLoss;
+  const selection = s.judge ? { baseProbePerplexity: s.judge.basePerplexity ?? null, chosen: s.judge.chosen ?? null } : {};
   const dir = saveCheckpoint(s.run.dir, s.step, {
     tensors: trainableTensors(s.adapted.params),
     optimizer: s.optimizer.state(),
-    meta: { step: s.step, optimizerT: s.optimizer.t, bestValLoss: bestLoss(s) ?? null, badEvals: s.badEvals, seed: s.config.seed },
+    meta: { step: s.step, optimizerT: s.optimizer.t, bestValLoss: bestLoss(s) ?? null, badEvals: s.badEvals, seed: s.config.seed, ...s.meter.state(), ...selection },
   }, { best });
   // A best checkpoint is also this step's periodic one (saveCheckpoint writes step-N for both).
   s.lastCheckpoint = dir;
   s.lastCheckpointAt = performance.now();
   s.events.emit({ type: 'checkpoint', time: now(), step: s.step, path: dir, best });
+}
+
+/** The prompt cases and the probe on the model as it is now; true when this checkpoint is the new choice. */
+function judgeCheckpoint(s: Session, judge: CheckpointJudge): boolean {
+  const { score, chosen } = judge.judge(s.step);
+  s.events.emit({
+    type: 'checkpointEval', time: now(), step: s.step, accuracy: score.accuracy, weightedError: score.weightedError,
+    ...(score.forgettingPercent !== undefined ? { forgettingPercent: score.forgettingPercent } : {}), overCeiling: score.overCeiling, chosen,
+  });
+  return chosen;
+}
+
+function describeScore(c: CheckpointScore): string {
+  const f = c.forgettingPercent;
+  return `accuracy ${(100 * c.accuracy).toFixed(1)}%, weighted error ${(100 * c.weightedError).toFixed(1)}%${f !== undefined ? `, forgetting ${f >= 0 ? '+' : ''}${f.toFixed(1)}% probe perplexity${c.overCeiling ? ' (over the ceiling)' : ''}` : ''}`;
 }
 
 function checkpointedNow(s: Session): boolean {
@@ -138,6 +159,7 @@ async function pause(s: Session, control: TrainerControl): Promise<void> {
   s.events.emit({ type: 'paused', time: now(), step: s.step });
   await control.waitWhilePaused();
   s.lastCheckpointAt += performance.now() - pausedAt; // the time bound counts training time only
+  s.meter.paused(performance.now() - pausedAt);
   if (!control.stopRequested) s.events.emit({ type: 'resumed', time: now(), step: s.step });
 }
 
@@ -163,6 +185,8 @@ function releaseRun(h: Held): void {
 
 async function finish(s: Session, e: EndEvent): Promise<EndEvent> {
   await releaseCompute(s);
+  const c = s.judge?.chosen;
+  if (c) s.events.log(`the run's result (best/) is the checkpoint at step ${c.step}, chosen by evaluation: ${describeScore(c)}`);
   // The end-of-run report comes before the end event, so a reader of the stream that
   // stops at the end event has it.
   if (e.type === 'finished' && s.config.data.prompts) {

@@ -61,6 +61,21 @@ export interface RunRecord {
    * the default for a model without one. Exports write this one.
    */
   chatTemplate?: ChatTemplateInfo;
+  /**
+   * The checkpoint kept as the run's result (best/): by the lowest validation loss, or chosen
+   * by evaluation (training.selectCheckpoint "eval") with its scores. Absent in older runs.
+   */
+  chosenCheckpoint?: ChosenCheckpoint;
+}
+
+export interface ChosenCheckpoint {
+  step: number;
+  by: 'loss' | 'eval';
+  valLoss?: number;
+  accuracy?: number;
+  weightedError?: number;
+  forgettingPercent?: number;
+  overCeiling?: boolean;
 }
 
 /**
@@ -409,7 +424,18 @@ class Handle implements RunHandle {
       case 'checkpoint':
         r.step = e.step;
         r.lastCheckpoint = e.path;
+        // A best checkpoint is the chosen one by validation loss, unless evaluation chooses.
+        if (e.best && r.chosenCheckpoint?.by !== 'eval') r.chosenCheckpoint = { step: e.step, by: 'loss', ...(r.bestValLoss !== undefined ? { valLoss: r.bestValLoss } : {}) };
         this.save();
+        return;
+      case 'checkpointEval':
+        if (e.chosen) {
+          r.chosenCheckpoint = {
+            step: e.step, by: 'eval', accuracy: e.accuracy, weightedError: e.weightedError, overCeiling: e.overCeiling,
+            ...(e.forgettingPercent !== undefined ? { forgettingPercent: e.forgettingPercent } : {}),
+          };
+          this.save();
+        }
         return;
       case 'paused':
         r.step = e.step;
