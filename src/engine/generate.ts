@@ -24,6 +24,8 @@ export interface GenerateOptions {
   withProbs?: boolean;
   /** Keep this many most likely alternatives per generated token. */
   withTop?: number;
+  /** The prompt's token ids, when the caller encoded it (a rendered chat prompt, chat/encode.ts); else `prompt` is encoded as text. */
+  promptTokens?: number[];
 }
 
 export interface GenerateResult {
@@ -41,7 +43,7 @@ export interface GenerateResult {
 
 export function* generateSteps(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): Generator<string, GenerateResult, void> {
   const t0 = performance.now();
-  const promptTokens = tokenizer.encode(prompt);
+  const promptTokens = opts.promptTokens ?? tokenizer.encode(prompt);
   if (promptTokens.length === 0) throw new Error('the prompt is empty and the model adds no BOS token: nothing to condition on');
   const ctxLen = model.config.maxPositions;
   if (promptTokens.length >= ctxLen) throw new Error(`the prompt has ${promptTokens.length} tokens; the model's context is ${ctxLen}`);

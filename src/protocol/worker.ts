@@ -8,13 +8,32 @@ export interface TokenAlternative {
   prob: number;
 }
 
+/**
+ * Part of the message of every error raised because node-llama-cpp cannot be loaded (the engine
+ * writes it, the extension recognises it and says how to install the package).
+ */
+export const LLAMACPP_MISSING = 'needs the npm package node-llama-cpp';
+
+/** Which runtime answers: Adapt Lab's engine (default), or llama.cpp through node-llama-cpp. */
+export type PromptRuntime = 'engine' | 'llamacpp';
+
+/** A turn of a prompt written as messages. */
+export interface PromptMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 export interface GenerateRequest {
   type: 'generate';
   id: number;
   model: string;
   /** A run folder or a PEFT adapter folder; absent = the base model. */
   adapter?: string;
+  /** The prompt as text; ignored for the model when `messages` is given (then it only labels the request). */
   prompt: string;
+  /** The prompt as a conversation: rendered with the run's (or the model's) chat template and add_generation_prompt. */
+  messages?: PromptMessage[];
+  runtime?: PromptRuntime;
   maxTokens: number;
   temperature?: number;
   seed?: number;
@@ -37,6 +56,9 @@ export interface GenerateDone {
   totalMs: number;
   /** Whether the model was already loaded (a warm worker). */
   warm: boolean;
+  /** Who answered: 'engine', or 'llamacpp' with llama.cpp's release. */
+  runtime?: PromptRuntime;
+  runtimeVersion?: string;
 }
 
 export type WorkerResponse =
@@ -53,5 +75,14 @@ export function parseWorkerRequest(v: unknown): WorkerRequest {
   if (r.type !== 'generate') throw new Error(`unknown worker request type ${JSON.stringify(r.type)}`);
   if (typeof r.id !== 'number' || typeof r.model !== 'string' || typeof r.prompt !== 'string') throw new Error('generate request needs id, model and prompt');
   if (typeof r.maxTokens !== 'number' || r.maxTokens < 0) throw new Error('generate request needs a non-negative maxTokens');
+  const g = v as { runtime?: unknown; messages?: unknown };
+  if (g.runtime !== undefined && g.runtime !== 'engine' && g.runtime !== 'llamacpp') throw new Error(`generate request: runtime ${JSON.stringify(g.runtime)} is not engine or llamacpp`);
+  if (g.messages !== undefined) {
+    const ok = Array.isArray(g.messages) && g.messages.length > 0 && g.messages.every((m: unknown) => {
+      const o = m as { role?: unknown; content?: unknown };
+      return !!o && typeof o === 'object' && (o.role === 'system' || o.role === 'user' || o.role === 'assistant') && typeof o.content === 'string';
+    });
+    if (!ok) throw new Error('generate request: messages must be a non-empty list of {role: system|user|assistant, content}');
+  }
   return r as unknown as GenerateRequest;
 }

@@ -40,8 +40,10 @@ const commands: Record<string, Command> = {
   train: trainCommand,
   suggest: suggestCommand,
   worker: async (a) => {
-    const { values } = parse(a, {});
-    await (await import('./worker')).runWorker(values.backend);
+    const { values } = parse(a, { 'llamacpp-threads': { type: 'string' } });
+    const threads = values['llamacpp-threads'] === undefined ? 1 : Number(values['llamacpp-threads']);
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`--llamacpp-threads must be a positive integer, got "${values['llamacpp-threads']}"`);
+    await (await import('./worker')).runWorker(values.backend, threads);
     return 0;
   },
   export: async (a) => (await import('./commands/export')).exportCommand(a),

@@ -11,6 +11,7 @@
 // `straddling`: no prompt could produce it exactly.
 import type { Tokenizer } from '../tokenizers';
 import { ChatFormat, ChatMessage, DEFAULT_CHAT_TEMPLATE, RenderedChat } from './template';
+import type { ChatTemplateInfo } from '../core/chat-info';
 
 export interface ChatEncoding {
   ids: number[];
@@ -20,13 +21,22 @@ export interface ChatEncoding {
   straddling: number;
 }
 
-/** The ChatFormat for a model: its own template when it has one, else the default. */
-export function chatFormatFor(chatTemplate: string | undefined, tok: Tokenizer): ChatFormat {
-  const special = {
+function specialTexts(tok: Tokenizer): { bosToken?: string; eosToken?: string } {
+  return {
     bosToken: tok.bos !== undefined ? tok.tokenToPiece(tok.bos) : undefined,
     eosToken: tok.eos !== undefined ? tok.tokenToPiece(tok.eos) : undefined,
   };
+}
+
+/** The ChatFormat for a model: its own template when it has one, else the default. */
+export function chatFormatFor(chatTemplate: string | undefined, tok: Tokenizer): ChatFormat {
+  const special = specialTexts(tok);
   return chatTemplate && chatTemplate.trim() ? new ChatFormat(chatTemplate, 'model', special) : new ChatFormat(DEFAULT_CHAT_TEMPLATE, 'default', special);
+}
+
+/** The ChatFormat a run recorded in run.json (`chatTemplate`): what it was trained with. */
+export function chatFormatFromInfo(info: ChatTemplateInfo, tok: Tokenizer): ChatFormat {
+  return new ChatFormat(info.template, info.source, specialTexts(tok));
 }
 
 /** Token ids of rendered chat text (see the top of this file). */

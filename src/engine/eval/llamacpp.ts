@@ -108,7 +108,7 @@ export async function runtimeReport(
 }
 
 /** A Hugging Face base written as a GGUF (F32) for llama.cpp, as merged-gguf writes it (no adapters). */
-async function ggufOfHfModel(modelPath: string, out: string): Promise<string> {
+export async function ggufOfHfModel(modelPath: string, out: string): Promise<string> {
   const lm = await loadModel(modelPath);
   try {
     const res = exportModel(sourceFromLoaded(lm), { format: 'merged-gguf', out });

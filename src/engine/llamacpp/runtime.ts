@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
+import { LLAMACPP_MISSING } from '../../protocol/worker';
 
 export const NODE_LLAMA_CPP = 'node-llama-cpp@3.21.1';
 
@@ -25,7 +26,7 @@ async function importNodeLlamaCpp(): Promise<NodeLlamaCpp> {
       const path = createRequire(join(process.cwd(), 'package.json')).resolve('node-llama-cpp');
       return await importEsm(pathToFileURL(path).href);
     } catch {
-      throw new Error(`the llama.cpp runtime needs the npm package node-llama-cpp, which is not installed (${(first as Error).message.split('\n')[0]}): run \`npm install ${NODE_LLAMA_CPP}\` in this project or in the working folder`);
+      throw new Error(`the llama.cpp runtime ${LLAMACPP_MISSING}, which is not installed (${(first as Error).message.split('\n')[0]}): run \`npm install ${NODE_LLAMA_CPP}\` in this project or in the working folder`);
     }
   }
 }
@@ -80,9 +81,26 @@ export async function openRuntimeModel(path: string, opts: { lora?: string; cont
 export interface RuntimeGeneration {
   text: string;
   tokens: number;
-  stopReason: 'eos' | 'stop-sequence' | 'max-tokens';
+  stopReason: 'eos' | 'stop-sequence' | 'max-tokens' | 'cancelled';
   firstTokenMs: number;
   totalMs: number;
+}
+
+export interface RuntimeGenerateOptions {
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  stop: string[];
+  /**
+   * Rendered chat text: special-token strings ("<|im_start|>") are parsed as the tokens they
+   * name, and BOS is not added again when the template wrote it (as encode.ts does for ours).
+   * Otherwise the prompt is plain text, special-token strings included.
+   */
+  chat?: { bosText: string };
+  /** Each piece of new text as it is generated. */
+  onText?: (text: string) => void;
+  /** Checked before each token: true stops with stopReason 'cancelled'. */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -90,25 +108,43 @@ export interface RuntimeGeneration {
  * greedy at temperature 0, else sampled with `seed`. Stops at an end-of-generation token, a
  * stop sequence (cut off, as our engine does) or maxTokens.
  */
-export async function runtimeGenerate(rm: RuntimeModel, prompt: string, opts: { maxTokens: number; temperature: number; seed?: number; stop: string[] }): Promise<RuntimeGeneration> {
+export async function runtimeGenerate(rm: RuntimeModel, prompt: string, opts: RuntimeGenerateOptions): Promise<RuntimeGeneration> {
   const t0 = performance.now();
-  const ids = rm.model.tokenize(prompt, false);
-  if (rm.model.tokens.shouldPrependBosToken && rm.model.tokens.bos !== null) ids.unshift(rm.model.tokens.bos);
+  const ids = rm.model.tokenize(prompt, !!opts.chat);
+  const templateWroteBos = !!opts.chat && opts.chat.bosText !== '' && prompt.startsWith(opts.chat.bosText);
+  if (rm.model.tokens.shouldPrependBosToken && rm.model.tokens.bos !== null && !templateWroteBos) ids.unshift(rm.model.tokens.bos);
   const seq = rm.context.getSequence();
   const out: Token[] = [];
   let text = '';
   let firstTokenMs = 0;
   let stopReason: RuntimeGeneration['stopReason'] = 'max-tokens';
+  // Text is streamed only as far as no stop sequence could still begin in it.
+  let sent = 0;
+  const stream = (upto: number) => {
+    if (upto > sent) opts.onText?.(text.slice(sent, upto));
+    sent = Math.max(sent, upto);
+  };
+  const held = (t: string) => {
+    let keep = 0;
+    for (const s of opts.stop) for (let k = Math.min(s.length - 1, t.length); k > keep; k--) if (t.endsWith(s.slice(0, k))) { keep = k; break; }
+    return keep;
+  };
   try {
+    if (opts.cancelled?.()) return { text, tokens: 0, stopReason: 'cancelled', firstTokenMs, totalMs: performance.now() - t0 };
     for await (const tok of seq.evaluate(ids, { temperature: opts.temperature, ...(opts.temperature > 0 ? { seed: opts.seed ?? 0 } : {}) })) {
       if (!out.length) firstTokenMs = performance.now() - t0;
       if (rm.model.isEogToken(tok)) { stopReason = 'eos'; break; }
       out.push(tok);
-      text = rm.model.detokenize(out);
+      // With the prompt as context, as our engine decodes: a reply starting with a space keeps it.
+      text = rm.model.detokenize(out, false, ids);
       const cut = opts.stop.map((s) => (s ? text.indexOf(s) : -1)).filter((i) => i >= 0);
       if (cut.length) { text = text.slice(0, Math.min(...cut)); stopReason = 'stop-sequence'; break; }
+      // A partial UTF-8 character detokenizes as U+FFFD: wait for the rest before streaming it.
+      if (!text.endsWith('\uFFFD')) stream(text.length - held(text));
       if (out.length >= opts.maxTokens) break;
+      if (opts.cancelled?.()) { stopReason = 'cancelled'; break; }
     }
+    stream(text.length);
   } finally {
     seq.dispose();
   }

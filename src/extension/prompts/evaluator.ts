@@ -10,6 +10,8 @@ import { ActiveRun } from './activeRun';
 import { analyzePrompts, caseAtLine, stopsOf } from './cases';
 import { Answer, LineResult, ResultStore, Which } from './results';
 import { CancelledError, WorkerClient } from './workerClient';
+import type { PromptMessage, PromptRuntime } from '../../protocol/worker';
+import { llamaCppMissing, RUNTIME_LABEL } from './runtime';
 
 export type CaseMode = Which | 'compare';
 
@@ -21,11 +23,15 @@ export interface ModelChoice {
   label: string;
   model: string;
   adapter?: string;
+  /** Who answers (adaptLab.evaluation.runtime); the engine when absent. */
+  runtime?: PromptRuntime;
 }
 
 function settings() {
   const cfg = vscode.workspace.getConfiguration('adaptLab');
   return {
+    // The same setting as Evaluate Run: prompts are answered where the report runs them.
+    runtime: (cfg.get<string>('evaluation.runtime') === 'llamacpp' ? 'llamacpp' : 'engine') as PromptRuntime,
     defaultModel: (cfg.get<string>('defaultModel') ?? '').trim(),
     maxTokens: Math.max(1, Math.floor(cfg.get<number>('prompts.maxTokens') ?? 16)),
     selectionMaxTokens: Math.max(1, Math.floor(cfg.get<number>('prompts.selectionMaxTokens') ?? 48)),
@@ -93,21 +99,26 @@ export class PromptEvaluator {
 
   /** The model for `which`; undefined when the user gave none. `adapted` asks for a run if none is active. */
   async modelFor(which: Which): Promise<ModelChoice | undefined> {
+    const runtime = settings().runtime;
+    const where = RUNTIME_LABEL[runtime];
     if (which === 'adapted') {
       const run = this.activeRun.info ?? (await this.activeRun.pick());
       if (!run) return undefined;
-      return { which, label: `Adapted (${run.name})`, model: run.model, adapter: run.runDir };
+      return { which, label: `Adapted (${run.name})${where}`, model: run.model, adapter: run.runDir, runtime };
     }
     const model = await this.baseModel();
-    return model ? { which, label: 'Base', model } : undefined;
+    return model ? { which, label: `Base${where}`, model, runtime } : undefined;
   }
 
   /** One answer from the worker; `onToken` sees the text so far. Errors become an `error` answer. */
-  async answer(choice: ModelChoice, prompt: string, opts: { maxTokens: number; stop?: string[]; expected?: string; match?: PromptCase['match']; signal?: AbortSignal; onUpdate?: (a: Answer) => void }): Promise<Answer> {
+  async answer(choice: ModelChoice, prompt: string, opts: { maxTokens: number; stop?: string[]; expected?: string; match?: PromptCase['match']; messages?: PromptMessage[]; signal?: AbortSignal; onUpdate?: (a: Answer) => void }): Promise<Answer> {
     const a: Answer = { which: choice.which, label: choice.label, model: choice.model, adapter: choice.adapter, text: '', state: 'waiting' };
     try {
       const done = await this.worker.generate(
-        { model: choice.model, adapter: choice.adapter, prompt, maxTokens: opts.maxTokens, stop: opts.stop, top: TOP_ALTERNATIVES },
+        {
+          model: choice.model, adapter: choice.adapter, prompt, maxTokens: opts.maxTokens, stop: opts.stop, top: TOP_ALTERNATIVES,
+          ...(opts.messages ? { messages: opts.messages } : {}), ...(choice.runtime === 'llamacpp' ? { runtime: 'llamacpp' as const } : {}),
+        },
         {
           signal: opts.signal,
           onToken: (t) => {
@@ -126,6 +137,7 @@ export class PromptEvaluator {
       else {
         a.state = 'error';
         a.error = (e as Error).message;
+        if (choice.runtime === 'llamacpp') llamaCppMissing(a.error);
       }
     }
     opts.onUpdate?.(a);

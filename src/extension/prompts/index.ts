@@ -69,6 +69,8 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
       assertTrusted('Evaluating prompts');
       return fork(deps.cliPath, ['worker', '--backend', backend], {
         execPath: deps.nodePath(),
+        // node-llama-cpp (inline prompts in llama.cpp) is looked for beside the extension, then here.
+        cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env: childEnv({ blas: cfg.get<boolean>('blas') ?? true }),
       });

@@ -1,28 +1,13 @@
 // `adapt-lab preview-data --model M --data F [--examples N] [--json]`: the first examples of a
 // data file as training sees them (the model's chat template, its tokenizer), each token marked
 // trained (loss) or context, with counts. No weights are loaded.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parse } from '../args';
 import { chatFormatFor } from '../../engine/chat/encode';
-import { isGgufPath, loadTokenizer } from '../../engine/model/loader';
-import { readGguf } from '../../engine/core/formats/gguf';
+import { chatTemplateOf } from '../../engine/chat/model-template';
+import { loadTokenizer } from '../../engine/model/loader';
 import { loadDataset } from '../../engine/train/data';
 import { templateName } from '../../engine/chat/template-name';
 import { parsePreviewPayload, PreviewPayload } from '../../protocol/preview';
-
-/** The model's own chat template, read without loading weights. */
-function chatTemplateOf(model: string): string | undefined {
-  if (isGgufPath(model)) {
-    const t = readGguf(model).metadata.get('tokenizer.chat_template');
-    return typeof t === 'string' ? t : undefined;
-  }
-  const dir = statSync(model).isDirectory() ? model : dirname(model);
-  const tc = join(dir, 'tokenizer_config.json');
-  if (!existsSync(tc)) return undefined;
-  const t = (JSON.parse(readFileSync(tc, 'utf8')) as Record<string, unknown>).chat_template;
-  return typeof t === 'string' ? t : undefined;
-}
 
 /** The payload for the first `n` examples (see src/protocol/preview.ts). */
 export function previewPayload(model: string, data: string, n: number, maxLength: number): PreviewPayload {

@@ -4,7 +4,7 @@
 // (streaming, cancellable), the Test Explorer's two profiles, and the worker's restart.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns } from '../../../src/engine/core/runs/store';
@@ -285,5 +285,26 @@ describe('Prompts: evaluate where they are written', function () {
     assert.equal(p.test.worker.startCount, before + 1);
     assert.notEqual(p.test.worker.pid, pid);
     console.log(`      (training the run took ${(trainMs / 1000).toFixed(0)} s)`);
+  });
+
+  it('with adaptLab.evaluation.runtime = llamacpp, llama.cpp answers with the run\'s adapter exported as GGUF LoRA into the run folder', async () => {
+    await show(file);
+    p.setActiveRun(runDir);
+    const cfg = vscode.workspace.getConfiguration('adaptLab');
+    await cfg.update('evaluation.runtime', 'llamacpp', vscode.ConfigurationTarget.Workspace);
+    try {
+      const one = (await p.test.runCase(file, 1, 'adapted'))?.answers[0];
+      assert.equal(one?.state, 'done', one?.error);
+      assert.equal(one?.done?.runtime, 'llamacpp');
+      assert.match(p.test.inlineText(file, 1) ?? '', new RegExp(`· Adapted \\(${RUN_NAME}\\) · llama\\.cpp$`));
+      assert.ok(existsSync(join(runDir, 'exports', 'gguf-lora', 'adapter.gguf')), 'the adapter, exported into the run folder');
+      const c = (await p.test.runCase(file, 0, 'compare'))?.answers;
+      assert.deepEqual(c?.map((a) => a.state), ['done', 'done'], c?.map((a) => a.error).join('; '));
+      assert.deepEqual(c?.map((a) => a.label), ['Base · llama.cpp', `Adapted (${RUN_NAME}) · llama.cpp`]);
+      assert.equal(c?.[1].text.trim(), 'happy', 'the adapted model, in llama.cpp, answers as it does in our engine');
+      assert.equal(c?.[1].correct, true);
+    } finally {
+      await cfg.update('evaluation.runtime', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 });
