@@ -26,6 +26,9 @@ commands:
   worker                                         inference worker for the extension (IPC only)
   eval --model MODEL [--adapter RUN_DIR|PEFT_DIR] --prompts FILE [--probe TEXT] [--data JSONL] [--samples K] [--temperature T] [--max-tokens N] [--seed S] [--out FILE] [--json]
        [--runtime engine|llamacpp] [--llamacpp-threads N]
+  launch CONFIG --torchrun [--nproc N] [--nnodes N --node-rank R --rdzv-endpoint HOST:PORT] [--dry-run] [--jsonl]
+                                                 the same run on PyTorch under torchrun (DDP), in the same run store
+  launch --resume RUN_DIR --torchrun [--nproc N] continue a torchrun run from its last checkpoint
   experiment FILE [--jsonl] [--restart] [--dry-run] [--runs-dir DIR]
                                                  run the trials of an experiment file, print the leaderboard
   export RUN_DIR --format peft|merged-hf|merged-gguf|gguf-lora|ollama --out DIR [--checkpoint best|latest|N] [--dtype f32|f16] [--force]
@@ -52,6 +55,7 @@ const commands: Record<string, Command> = {
   tokenize: async (a) => (await import('./commands/tokenize')).tokenizeCommand(a),
   'preview-data': async (a) => (await import('./commands/preview')).previewCommand(a),
   experiment: async (a) => (await import('./commands/experiment')).experimentCommand(a),
+  launch: async (a) => (await import('./commands/launch')).launchCommand(a),
 };
 
 

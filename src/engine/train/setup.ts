@@ -9,14 +9,12 @@ import { selectBackend, BackendChoice } from '../backend';
 import { blasThreadsPerWorker, productsOnBlas } from '../native';
 import { Rng } from '../random';
 import { RunConfig, TrainingConfig } from '../../protocol/config';
-import { TokenStats } from '../../protocol/events';
 import { AdaptResult, applyAdapt, loadTrainable } from './methods';
 import { AdamW } from './optimizer';
 import { chatFormatFor } from '../chat/encode';
-import { ChatFormat } from '../chat/template';
-import { loadDataset, makeBatches, packBatch, splitValidation, Dataset, Example, PackedBatch } from './data';
-import { mixReplay } from './replay';
-import { DEFAULT_DATA, usesEveryCore } from '../core/run-config';
+import { makeBatches, packBatch, Example, PackedBatch } from './data';
+import { BatchPlan, loadRunData, RunData } from './run-data';
+import { usesEveryCore } from '../core/run-config';
 import { GradientPool, startGradientPool } from './parallel';
 import { estimateTrainingMemory, formatBytes, MemoryEstimate, WASM_HEAP_LIMIT } from '../core/memory';
 import { createRun, RunHandle } from '../core/runs/store';
@@ -58,7 +56,9 @@ export interface Session extends Held {
   optimizer: AdamW;
   adapted: AdaptResult;
   pad: number;
-  batches: EpochBatches;
+  /** Which training examples each step's micro-batches hold (the same plan a torchrun launch writes). */
+  batches: BatchPlan;
+  trainExamples: Example[];
   valBatches: PackedBatch[];
   totalSteps: number;
   stepsPerEpoch: number;
@@ -76,53 +76,6 @@ export interface SetupOptions {
 
 export function newHeld(identity: TrainerIdentity): Held {
   return { identity, step: 0, best: Infinity, badEvals: 0, lastCheckpointAt: 0 };
-}
-
-/** The shuffled batches of one epoch at a time; the same for a given seed and epoch, so a resumed run goes on in the same order. */
-export class EpochBatches {
-  private epoch = -1;
-  private batches: Example[][] = [];
-
-  constructor(private readonly examples: Example[], private readonly batchSize: number, private readonly seed: number) {}
-
-  of(epoch: number): Example[][] {
-    if (epoch !== this.epoch) {
-      this.batches = makeBatches(this.examples, this.batchSize, new Rng(this.seed * 7919 + epoch), { shuffle: true });
-      this.epoch = epoch;
-    }
-    return this.batches;
-  }
-}
-
-interface RunData {
-  trainSet: Dataset;
-  train: Example[];
-  validation: Example[];
-  validationStats?: TokenStats;
-}
-
-/** Training and validation examples as the config asks: a validation file, or a split of the training data; replay text joins the training mix only. */
-function loadRunData(config: RunConfig, tokenizer: Tokenizer, chat: ChatFormat): RunData {
-  const t = config.training;
-  const trainSet = loadDataset(config.data.train, tokenizer, { maxLength: t.maxLength, chat });
-  let train = trainSet.examples;
-  let validation: Example[] = [];
-  let validationStats: TokenStats | undefined;
-  if (config.data.validation) {
-    const v = loadDataset(config.data.validation, tokenizer, { maxLength: t.maxLength, chat });
-    validation = v.examples;
-    validationStats = v.stats;
-  } else if (config.data.validationSplit > 0 && train.length > 1) {
-    const s = splitValidation(train, config.data.validationSplit, new Rng(config.seed + 17));
-    train = s.train;
-    validation = s.validation;
-  }
-  // Validation stays the task's own data.
-  if (config.data.replay) {
-    const replay = loadDataset(config.data.replay, tokenizer, { maxLength: t.maxLength });
-    train = mixReplay(train, replay.examples, config.data.replayFraction ?? DEFAULT_DATA.replayFraction, new Rng(config.seed + 29));
-  }
-  return { trainSet, train, validation, validationStats };
 }
 
 /** The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains. */
@@ -209,10 +162,8 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   events.log(`backend ${backend.label}${backend.blas.on || usesEveryCore(backend.name) ? '' : ` (matrix products on the backend's own kernels: ${backend.blas.reason})`}`);
   if (threads > 1) h.pool = await startGradientPool({ threads, script: opts.gradWorker!, backend: backend.name, blas: backend.blas.on, blasThreads, model, params: adapted.params, adapt: config.adapt, seed: config.seed, layerLrDecay: t.layerLrDecay });
 
-  const microPerEpoch = Math.ceil(data.train.length / t.batchSize);
-  const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / t.gradAccumulation));
-  // maxSteps, when set, overrides epochs (as in Hugging Face's Trainer): the data cycles.
-  const totalSteps = t.maxSteps ?? t.epochs * stepsPerEpoch;
+  const batches = new BatchPlan(data.train.length, t, config.seed);
+  const { stepsPerEpoch, totalSteps } = batches;
   const pad = tokenizer.pad ?? tokenizer.eos ?? 0;
   const valBatches = makeBatches(data.validation, t.batchSize, new Rng(0), { shuffle: false }).map((b) => packBatch(b, pad));
   h.lastCheckpointAt = performance.now();
@@ -222,7 +173,7 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   run.update({ status: 'running', pid: h.identity.pid, trainer: h.identity, startedAt: now(), backend, ...(data.trainSet.chat ? { chatTemplate: data.trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
   const s: Session = Object.assign(h, {
     config, t, events, who: opts.who, run, model, optimizer, adapted, pad,
-    batches: new EpochBatches(data.train, t.batchSize, config.seed), valBatches, totalSteps, stepsPerEpoch,
+    batches, trainExamples: data.train, valBatches, totalSteps, stepsPerEpoch,
     meter: new RunMeter(resume?.checkpoint.meta), judge,
   });
   s.meter.start();

@@ -68,9 +68,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
 async function trainStep(s: Session): Promise<void> {
   const { t, config } = s;
   const step = s.step;
-  const epoch = Math.floor(step / s.stepsPerEpoch);
-  const within = step % s.stepsPerEpoch;
-  const micro = s.batches.of(epoch).slice(within * t.gradAccumulation, (within + 1) * t.gradAccumulation).map((b) => packBatch(b, s.pad));
+  const micro = s.batches.micro(step).map((rows) => packBatch(rows.map((i) => s.trainExamples[i]), s.pad));
   const labelTotal = Math.max(1, micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0));
   const t0 = performance.now();
   const stepOptions = {

@@ -107,11 +107,14 @@ export function processCommandLine(pid: number): string[] | undefined {
 }
 
 /**
- * A trainer's command line: `<node> …cli.js train …` (or a packaged `adapt-lab train …`), or
- * `… experiment …`, whose trials train in that process.
+ * A trainer's command line: `<node> …cli.js train …` (or a packaged `adapt-lab train …`),
+ * `… experiment …`, whose trials train in that process, or `… launch …` (a torchrun run's
+ * launcher); or torchrun / its workers running our PyTorch trainer (`-m adapt_lab_torch.train`),
+ * which keep run.json themselves when a launch folder is run by hand.
  */
 function looksLikeTrainer(args: string[]): boolean {
-  return (args.includes('train') || args.includes('experiment')) && args.some((a) => /(^|[\\/])(cli\.js|adapt-lab)$/.test(a));
+  if (args.includes('adapt_lab_torch.train')) return true;
+  return (args.includes('train') || args.includes('experiment') || args.includes('launch')) && args.some((a) => /(^|[\\/])(cli\.js|adapt-lab)$/.test(a));
 }
 
 /**

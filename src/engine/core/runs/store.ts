@@ -107,6 +107,12 @@ export interface RunHandle {
   who?: string;
   /** Appends the event to metrics.jsonl (fsynced) and folds it into the record. */
   appendEvent(e: TrainerEvent): void;
+  /**
+   * Folds an event that another process already appended to metrics.jsonl into the record
+   * (status, step, best loss, last checkpoint): the launcher of a torchrun run follows the
+   * events its Python trainer writes.
+   */
+  recordEvent(e: TrainerEvent): void;
   /** Merges `patch` into the record and rewrites run.json (a status change goes through setStatus). `id` cannot change. */
   update(patch: Partial<RunRecord>): void;
   /**
@@ -403,6 +409,10 @@ class Handle implements RunHandle {
       this.tailChecked = true;
     }
     appendLineSync(path, JSON.stringify(e));
+    this.recordEvent(e);
+  }
+
+  recordEvent(e: TrainerEvent): void {
     const r = this.record;
     switch (e.type) {
       case 'step':
