@@ -6,7 +6,7 @@
 // node-llama-cpp in reach the answer is an error that says how to install it.
 import { strict as assert } from 'node:assert';
 import { fork } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
@@ -17,6 +17,8 @@ import { validateRunConfig } from '../../src/engine/core/run-config';
 import { RUN_GGUF_ADAPTER_DIR } from '../../src/engine/llamacpp/prompts';
 import { LLAMACPP_MISSING, PromptMessage } from '../../src/protocol/worker';
 import { WorkerClient, GenerateParams } from '../../src/extension/prompts/workerClient';
+import { runEval } from '../../src/engine/eval/report';
+import { validateEvalReport } from '../../src/protocol/eval';
 import { sharedPath } from '../helpers/shared';
 import { moodCases, writeJsonl } from '../helpers/tasks';
 
@@ -99,6 +101,22 @@ describe('inference worker: prompts in llama.cpp (inline prompts with adaptLab.e
     utimesSync(state, later, later);
     await ask({ adapter: runDir, prompt: cases[0].prompt, runtime: 'llamacpp' });
     assert.ok(statSync(file).mtimeMs > exportedAt, 're-exported from the newer checkpoint');
+  });
+
+  it('eval: prompt cases written as messages, rendered with the run\'s template, score the same in our engine and in llama.cpp', async () => {
+    const file = join(dir, 'chat.prompts.jsonl');
+    writeFileSync(file, moodCases(6, 9).map((c, i) => JSON.stringify({ id: `m${i}`, messages: messages(c.prompt), expected: c.completion.trim().replace(/\.$/, '') })).join('\n') + '\n');
+    const r = await runEval({ model: BASE, adapter: runDir, prompts: file, runtime: 'llamacpp', samples: 0, maxTokens: 6, stop: ['\n', '.'] });
+    assert.deepEqual(validateEvalReport(r), []);
+    assert.ok((r.adapted!.accuracy ?? 0) > (r.base.accuracy ?? 0), `accuracy ${r.base.accuracy} → ${r.adapted!.accuracy}: the conversations are prompted as trained`);
+    assert.equal(r.llamacpp!.adapted!.accuracy, r.adapted!.accuracy);
+    assert.equal(r.llamacpp!.sameAnswers.adapted, 1);
+    assert.equal(r.llamacpp!.sameAnswers.base, 1);
+    // The same cases as plain prompts (the user's text, no template) are not what the run learned.
+    const plain = join(dir, 'plain.prompts.jsonl');
+    writeFileSync(plain, moodCases(6, 9).map((c, i) => JSON.stringify({ id: `p${i}`, prompt: c.prompt, expected: c.completion.trim().replace(/\.$/, '') })).join('\n') + '\n');
+    const p = await runEval({ model: BASE, adapter: runDir, prompts: plain, samples: 0, maxTokens: 6, stop: ['\n', '.'] });
+    assert.ok((p.adapted!.accuracy ?? 0) < (r.adapted!.accuracy ?? 0), `plain ${p.adapted!.accuracy} vs messages ${r.adapted!.accuracy}`);
   });
 
   it('without node-llama-cpp in reach, the answer is an error saying how to install it', async () => {

@@ -9,18 +9,27 @@
 //   weight    number > 0 (default 1): the cost of getting the case wrong
 //   id        string (default "line-N"), unique in the file
 //   stop      string[]: stop sequences added to the defaults ("\n")
+//   messages  [{role, content}, ...] instead of "prompt": a conversation ending with a user turn,
+//             rendered with the model's chat template (the run's, for an adapted model) and
+//             add_generation_prompt, as training renders conversations; "expected" is the reply
+//
+//   {"messages": [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "Tom lost his ball. How does Tom feel?"}], "expected": "sad"}
 //
 // Every problem names the file and line, all problems are reported together, and a file with
 // any problem is refused as a whole (nothing is evaluated).
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { MATCH_KINDS, MatchKind } from '../../protocol/eval';
+import type { PromptMessage } from '../../protocol/worker';
 
 export interface PromptCase {
   id: string;
   /** 1-based line in the file. */
   line: number;
+  /** The prompt text; for a case written as messages, its last user turn (what lists and labels show). */
   prompt: string;
+  /** A case written as a conversation: rendered with the chat template before the model sees it. */
+  messages?: PromptMessage[];
   expected?: string;
   match: MatchKind;
   weight: number;
@@ -34,7 +43,22 @@ export interface PromptFile {
   cases: PromptCase[];
 }
 
-const FIELDS = ['id', 'prompt', 'expected', 'match', 'weight', 'stop'];
+const FIELDS = ['id', 'prompt', 'messages', 'expected', 'match', 'weight', 'stop'];
+const ROLES = ['system', 'user', 'assistant'];
+
+/** The problem with a "messages" value, or undefined when it is a conversation ending with a user turn. */
+function messagesProblem(v: unknown): string | undefined {
+  if (!Array.isArray(v) || v.length === 0) return `"messages" must be a non-empty array of {"role", "content"}, got ${show(v)}`;
+  for (const [i, m] of v.entries()) {
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return `messages[${i}] must be an object {"role", "content"}, got ${show(m)}`;
+    const o = m as Record<string, unknown>;
+    if (!ROLES.includes(o.role as string)) return `messages[${i}].role must be one of ${ROLES.map((r) => `"${r}"`).join(', ')}, got ${show(o.role)}`;
+    if (typeof o.content !== 'string') return `messages[${i}].content must be a string, got ${show(o.content)}`;
+  }
+  const last = v[v.length - 1] as { role: string };
+  if (last.role !== 'user') return `the last of "messages" must be a "user" turn (the model answers it; the answer goes in "expected"), got "${last.role}"`;
+  return undefined;
+}
 const MAX_SHOWN = 30;
 
 const show = (v: unknown) => {
@@ -69,7 +93,11 @@ export function parsePromptCases(text: string, file: string): PromptCase[] {
       const hint = k === 'completion' ? ' (a prompts file names the answer "expected")' : '';
       add(line, `unknown field "${k}"${hint}; a case has ${FIELDS.map((f) => `"${f}"`).join(', ')}`);
     }
-    if (!('prompt' in o)) add(line, '"prompt" is missing');
+    if ('messages' in o) {
+      if ('prompt' in o) add(line, 'both "prompt" and "messages": a case is either a prompt or a conversation');
+      const why = messagesProblem(o.messages);
+      if (why) add(line, why);
+    } else if (!('prompt' in o)) add(line, '"prompt" is missing (or give "messages")');
     else if (typeof o.prompt !== 'string') add(line, `"prompt" must be a string, got ${show(o.prompt)}`);
     else if (!o.prompt) add(line, '"prompt" is empty');
     if (o.expected !== undefined && typeof o.expected !== 'string') add(line, `"expected" must be a string, got ${show(o.expected)}`);
@@ -106,7 +134,9 @@ export function parsePromptCases(text: string, file: string): PromptCase[] {
       else stop = o.stop as string[];
     }
     if (problems.length > before) return;
-    cases.push({ id, line, prompt: o.prompt as string, expected: o.expected as string | undefined, match, weight, stop });
+    const messages = o.messages === undefined ? undefined : (o.messages as PromptMessage[]).map((m) => ({ role: m.role, content: m.content }));
+    const prompt = messages ? messages[messages.length - 1].content : o.prompt as string;
+    cases.push({ id, line, prompt, ...(messages ? { messages } : {}), expected: o.expected as string | undefined, match, weight, stop });
   });
   if (problems.length) {
     const shown = problems.slice(0, MAX_SHOWN);

@@ -11,6 +11,7 @@ import { Rng } from '../random';
 import { CaseModelResult, EvalSection } from '../../protocol/eval';
 import { PromptCase } from '../core/prompts';
 import type { ChatFormat } from '../chat/template';
+import { encodeChatPrompt } from '../chat/encode';
 import { matches, mean, percentile } from '../core/match';
 
 export interface EvalSettings {
@@ -67,12 +68,23 @@ export interface CaseHooks {
   afterGenerate?: () => void;
 }
 
+/**
+ * What the model is given for a case: its prompt encoded as text, or its messages rendered with
+ * `chat` (the run's or the model's template, add_generation_prompt) and encoded as training
+ * encodes conversations.
+ */
+export function casePrompt(c: PromptCase, tokenizer: Tokenizer, chat?: ChatFormat): { text: string; ids: number[] } {
+  if (!c.messages) return { text: c.prompt, ids: tokenizer.encode(c.prompt) };
+  if (!chat) throw new Error(`case ${c.id} (line ${c.line}) is written as messages, but no chat template was given to render it`);
+  return { text: chat.prompt(c.messages), ids: encodeChatPrompt(c.messages, tokenizer, chat) };
+}
+
 /** Refuses prompts the model cannot take (too long for its context), naming file and line. */
-export function checkPromptsFit(model: CausalLM, tokenizer: Tokenizer, cases: readonly PromptCase[], file: string): void {
+export function checkPromptsFit(model: CausalLM, tokenizer: Tokenizer, cases: readonly PromptCase[], file: string, chat?: ChatFormat): void {
   const ctx = model.config.maxPositions;
   const problems: string[] = [];
   for (const c of cases) {
-    const n = tokenizer.encode(c.prompt).length;
+    const n = casePrompt(c, tokenizer, chat).ids.length;
     if (n >= ctx) problems.push(`${file}:${c.line}: the prompt has ${n} tokens; the model's context is ${ctx}`);
     else if (n === 0) problems.push(`${file}:${c.line}: the prompt encodes to no tokens`);
   }
@@ -80,12 +92,13 @@ export function checkPromptsFit(model: CausalLM, tokenizer: Tokenizer, cases: re
 }
 
 /** Greedy answers, timings and stability samples for every case. */
-export function evaluateCases(model: CausalLM, tokenizer: Tokenizer, cases: readonly PromptCase[], settings: EvalSettings, hooks: CaseHooks = {}): { results: CaseModelResult[]; greedyMs: number } {
+export function evaluateCases(model: CausalLM, tokenizer: Tokenizer, cases: readonly PromptCase[], settings: EvalSettings, hooks: CaseHooks = {}, chat?: ChatFormat): { results: CaseModelResult[]; greedyMs: number } {
   const out: CaseModelResult[] = [];
   let greedyMs = 0;
   cases.forEach((c, i) => {
     const stop = [...settings.stop, ...c.stop];
-    const g = generate(model, tokenizer, c.prompt, { maxTokens: settings.maxTokens, temperature: 0, stop });
+    const p = casePrompt(c, tokenizer, chat);
+    const g = generate(model, tokenizer, p.text, { maxTokens: settings.maxTokens, temperature: 0, stop, promptTokens: p.ids });
     greedyMs += g.totalMs;
     hooks.afterGenerate?.();
     // Forward passes after the first: one per generated token, plus the one that sampled EOS.
@@ -96,7 +109,7 @@ export function evaluateCases(model: CausalLM, tokenizer: Tokenizer, cases: read
       let same = 0;
       const want = g.text.trim();
       for (let k = 1; k <= settings.samples; k++) {
-        const s = generate(model, tokenizer, c.prompt, { maxTokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed + k, stop });
+        const s = generate(model, tokenizer, p.text, { maxTokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed + k, stop, promptTokens: p.ids });
         hooks.afterGenerate?.();
         if (s.text.trim() === want) same++;
       }

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CaseModelResult, EvalSection, RuntimeReport } from '../../protocol/eval';
 import { exportModel, exportRun, sourceFromLoaded } from '../export';
-import { isGgufPath, loadModel } from '../model/loader';
+import { isGgufPath, loadModel, loadTokenizer } from '../model/loader';
+import { promptChatFormat } from '../chat/prompt-format';
+import type { ChatFormat } from '../chat/template';
 import { adapterKind } from './adapter';
 import { openRuntimeModel, runtimeGenerate } from '../llamacpp/runtime';
 import { matches } from '../core/match';
@@ -20,16 +22,24 @@ export interface RuntimeEvalResult {
   threads: number;
 }
 
+/** A case's prompt for llama.cpp: its text, or its messages rendered with `chat` (special tokens parsed, BOS not doubled). */
+function runtimePrompt(c: PromptCase, chat?: ChatFormat): { text: string; chat?: { bosText: string } } {
+  if (!c.messages) return { text: c.prompt };
+  if (!chat) throw new Error(`case ${c.id} (line ${c.line}) is written as messages, but no chat template was given to render it`);
+  return { text: chat.prompt(c.messages), chat: { bosText: chat.bosToken } };
+}
+
 export async function evaluateCasesLlamaCpp(
   modelPath: string, lora: string | undefined, cases: readonly PromptCase[], settings: EvalSettings,
-  onCase?: (done: number, total: number) => void, threads = 1,
+  onCase?: (done: number, total: number) => void, threads = 1, chatFormat?: ChatFormat,
 ): Promise<RuntimeEvalResult> {
+  const prompts = cases.map((c) => runtimePrompt(c, chatFormat));
   const rm = await openRuntimeModel(modelPath, {
     lora,
     threads,
     // Room for the longest prompt and its answer, within what the model was trained for.
     contextSize: (m) => {
-      const longest = Math.max(...cases.map((c) => m.tokenize(c.prompt, false).length + 1));
+      const longest = Math.max(...prompts.map((p) => m.tokenize(p.text, !!p.chat).length + 1));
       return Math.min(m.trainContextSize, Math.ceil((longest + settings.maxTokens + 1) / 256) * 256);
     },
   });
@@ -38,14 +48,15 @@ export async function evaluateCasesLlamaCpp(
     let greedyMs = 0;
     for (const [i, c] of cases.entries()) {
       const stop = [...settings.stop, ...c.stop];
-      const g = await runtimeGenerate(rm, c.prompt, { maxTokens: settings.maxTokens, temperature: 0, stop });
+      const p = prompts[i];
+      const g = await runtimeGenerate(rm, p.text, { maxTokens: settings.maxTokens, temperature: 0, stop, chat: p.chat });
       greedyMs += g.totalMs;
       const passes = g.tokens + (g.stopReason === 'eos' ? 1 : 0);
       let agreement: number | null = null;
       if (settings.samples > 0) {
         let same = 0;
         for (let k = 1; k <= settings.samples; k++) {
-          const s = await runtimeGenerate(rm, c.prompt, { maxTokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed + k, stop });
+          const s = await runtimeGenerate(rm, p.text, { maxTokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed + k, stop, chat: p.chat });
           if (s.text.trim() === g.text.trim()) same++;
         }
         agreement = same / settings.samples;
@@ -88,8 +99,11 @@ export async function runtimeReport(
       const res = await exportRun(adapter, { format: 'gguf-lora', out: join(tmp, 'adapter'), who: 'eval --runtime llamacpp' });
       lora = res.files.find((f) => f.path.endsWith('.gguf'))!.path;
     }
-    const base = await evaluateCasesLlamaCpp(gguf, undefined, cases, settings, (done, total) => onProgress?.({ model: 'base', done, total }), threads);
-    const adapted = lora ? await evaluateCasesLlamaCpp(gguf, lora, cases, settings, (done, total) => onProgress?.({ model: 'adapted', done, total }), threads) : undefined;
+    // Cases written as messages: rendered with the template each model has (the run's for the adapted one).
+    const tok = cases.some((c) => c.messages) ? loadTokenizer(modelPath) : undefined;
+    const chatFor = (a?: string) => (tok ? promptChatFormat(modelPath, tok, a) : undefined);
+    const base = await evaluateCasesLlamaCpp(gguf, undefined, cases, settings, (done, total) => onProgress?.({ model: 'base', done, total }), threads, chatFor());
+    const adapted = lora ? await evaluateCasesLlamaCpp(gguf, lora, cases, settings, (done, total) => onProgress?.({ model: 'adapted', done, total }), threads, chatFor(adapter)) : undefined;
     const same = (a: readonly CaseModelResult[], b: readonly CaseModelResult[]) => a.filter((r, i) => r.output.trim() === b[i].output.trim()).length / Math.max(1, a.length);
     return {
       runtime: 'llamacpp',

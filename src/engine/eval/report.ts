@@ -10,6 +10,7 @@ import { readRunRecord, writeJsonAtomic } from '../core/runs/store';
 import { CaseModelResult, CaseRef, CaseResult, EvalReport, EvalReportEvent, EvalSection, RuntimeReport } from '../../protocol/eval';
 import { getLlamaCpp } from '../llamacpp/runtime';
 import { runtimeReport } from './llamacpp';
+import { promptChatFormat } from '../chat/prompt-format';
 import { readPromptFile, PromptCase } from '../core/prompts';
 import { applyEvalAdapter, adapterKind, EvalAdapterInfo, runBaseModel } from './adapter';
 import { checkPromptsFit, dataMetrics, evaluateCases, EvalSettings, MemorySampler, probePerplexity, resolveSettings, summarize } from './evaluate';
@@ -58,7 +59,9 @@ async function evaluateOne(opts: EvalOptions, modelPath: string, cases: PromptCa
     if (!lm.tokenizer) throw new Error(`${modelPath}: the model has no tokenizer (GGUF vocabulary or tokenizer.json)`);
     const adapter = which === 'adapted' ? applyEvalAdapter(lm, opts.adapter!) : undefined;
     mem.sample();
-    checkPromptsFit(lm.model, lm.tokenizer, cases, promptsName);
+    // Cases written as messages: rendered as the adapted model was trained (the run's template), else with the model's own.
+    const chat = cases.some((c) => c.messages) ? promptChatFormat(modelPath, lm.tokenizer, which === 'adapted' ? opts.adapter : undefined) : undefined;
+    checkPromptsFit(lm.model, lm.tokenizer, cases, promptsName, chat);
     // Probe and data first: a bad data file fails before the cases run.
     const extra: Partial<EvalSection> = {};
     let probeTokens: number | undefined;
@@ -78,7 +81,7 @@ async function evaluateOne(opts: EvalOptions, modelPath: string, cases: PromptCa
     const { results, greedyMs } = evaluateCases(lm.model, lm.tokenizer, cases, settings, {
       afterGenerate: () => mem.sample(),
       onCase: (done, total) => opts.onProgress?.({ model: which, done, total }),
-    });
+    }, chat);
     const section: EvalSection = { ...summarize(cases, results, greedyMs), loadMs: lm.loadMs, peakMemoryMiB: 0, ...extra };
     section.peakMemoryMiB = mem.stop();
     return { name: lm.name, section, results, adapter, probeTokens, dataTokens };

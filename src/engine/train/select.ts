@@ -6,6 +6,7 @@ import { CausalLM } from '../model/model';
 import type { Tokenizer } from '../tokenizers';
 import { PromptCase, readPromptFile } from '../core/prompts';
 import { checkPromptsFit, evaluateCases, probePerplexity, resolveSettings, summarize } from '../eval/evaluate';
+import type { ChatFormat } from '../chat/template';
 
 export interface CheckpointScore {
   step: number;
@@ -46,6 +47,8 @@ export function scoreFromMeta(v: unknown): CheckpointScore | undefined {
 
 export interface JudgeOptions {
   prompts: string;
+  /** How cases written as messages are rendered: the template the run trains with. */
+  chat?: ChatFormat;
   probe?: string;
   /** Percent of probe perplexity over the base model's. */
   forgettingCeiling?: number;
@@ -66,7 +69,7 @@ export class CheckpointJudge {
     if (!this.cases.some((c) => c.expected !== undefined)) {
       throw new Error(`${pf.file}: no case has an "expected" answer, so training.selectCheckpoint "eval" has nothing to judge checkpoints by`);
     }
-    checkPromptsFit(model, tokenizer, this.cases, pf.file);
+    checkPromptsFit(model, tokenizer, this.cases, pf.file, o.chat);
     this.chosen = chosen;
   }
 
@@ -78,7 +81,7 @@ export class CheckpointJudge {
   /** Scores the model as it is now (greedy answers: the report's accuracy; no stability samples). */
   judge(step: number): { score: CheckpointScore; chosen: boolean } {
     const settings = resolveSettings({ samples: 0 });
-    const { results, greedyMs } = evaluateCases(this.model, this.tokenizer, this.cases, settings);
+    const { results, greedyMs } = evaluateCases(this.model, this.tokenizer, this.cases, settings, {}, this.o.chat);
     const s = summarize(this.cases, results, greedyMs);
     const score: CheckpointScore = { step, accuracy: s.accuracy ?? 0, weightedError: s.weightedError ?? 1, overCeiling: false };
     if (this.o.probe && this.basePerplexity !== undefined) {

@@ -149,10 +149,11 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   const model = (h.model = lm.model);
   const tokenizer = lm.tokenizer;
   if (!tokenizer) throw new Error(`${config.model}: the model has no tokenizer`);
-  const data = loadRunData(config, tokenizer, chatFormatFor(lm.chatTemplate, tokenizer));
+  const chat = chatFormatFor(lm.chatTemplate, tokenizer);
+  const data = loadRunData(config, tokenizer, chat);
 
   const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
-  const judge = t.selectCheckpoint === 'eval' ? openJudge(config, model, tokenizer, resume?.checkpoint, events) : undefined;
+  const judge = t.selectCheckpoint === 'eval' ? openJudge(config, model, tokenizer, chat, resume?.checkpoint, events) : undefined;
   const threads = threadsFor(t.threads, { backend: backend.name, gradWorker: !!opts.gradWorker, log: (m, level) => events.log(m, level) });
   const mem = checkMemory(model, t, adapted, data.train, threads, backend);
   const optimizer = (h.optimizer = new AdamW(adapted.params));
@@ -186,8 +187,8 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
  * probe perplexity now, before any training (the adapted model still equals the base); a
  * resumed run reads it, and the choice so far, from its checkpoint.
  */
-function openJudge(config: RunConfig, model: CausalLM, tokenizer: Tokenizer, resumeFrom: LoadedCheckpoint | undefined, events: RunEvents): CheckpointJudge {
-  const o = { prompts: config.data.prompts!, probe: config.data.probe, forgettingCeiling: config.training.forgettingCeiling };
+function openJudge(config: RunConfig, model: CausalLM, tokenizer: Tokenizer, chat: ChatFormat, resumeFrom: LoadedCheckpoint | undefined, events: RunEvents): CheckpointJudge {
+  const o = { prompts: config.data.prompts!, probe: config.data.probe, forgettingCeiling: config.training.forgettingCeiling, chat };
   if (!resumeFrom) return new CheckpointJudge(model, tokenizer, o, CheckpointJudge.baseProbe(model, tokenizer, o.probe));
   const base = resumeFrom.meta.baseProbePerplexity;
   if (o.probe && typeof base !== 'number') events.log(`checkpoint ${resumeFrom.dir} has no base probe perplexity: forgetting is not measured for the rest of this run`, 'warn');

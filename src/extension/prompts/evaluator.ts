@@ -163,12 +163,12 @@ export class PromptEvaluator {
     }
     if (mode === 'compare') choices[0] = { ...choices[0], model: choices[1].model };
     return this.evaluate(doc.uri, { startLine: line, endLine: line, anchor: doc.lineAt(line).range.end, prompt: c.prompt, expected: c.expected, match: c.match, caseId: c.id }, choices, {
-      maxTokens: settings().maxTokens, stop: stopsOf(c), signal,
+      maxTokens: settings().maxTokens, stop: stopsOf(c), signal, messages: c.messages,
     });
   }
 
   /** Answers `choices` one after the other into a fresh inline result. */
-  async evaluate(uri: vscode.Uri, where: Omit<LineResult, 'answers'>, choices: ModelChoice[], opts: { maxTokens: number; stop?: string[]; signal?: AbortSignal }): Promise<LineResult> {
+  async evaluate(uri: vscode.Uri, where: Omit<LineResult, 'answers'>, choices: ModelChoice[], opts: { maxTokens: number; stop?: string[]; signal?: AbortSignal; messages?: PromptMessage[] }): Promise<LineResult> {
     const r: LineResult = { ...where, answers: choices.map((ch) => ({ which: ch.which, label: ch.label, model: ch.model, adapter: ch.adapter, text: '', state: 'waiting' as const })) };
     this.results.put(uri, r);
     for (let i = 0; i < choices.length; i++) {

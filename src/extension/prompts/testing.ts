@@ -165,7 +165,7 @@ export class PromptTests implements vscode.Disposable {
           continue;
         }
         run.started(item);
-        const a = await this.evaluator.answer(choice, pc.prompt, { maxTokens: this.maxTokens(), stop: stopsOf(pc), expected: pc.expected, match: pc.match, signal: ac.signal });
+        const a = await this.evaluator.answer(choice, pc.prompt, { maxTokens: this.maxTokens(), stop: stopsOf(pc), expected: pc.expected, match: pc.match, messages: pc.messages, signal: ac.signal });
         const duration = a.done?.totalMs;
         const where = item.uri && item.range ? new vscode.Location(item.uri, item.range) : undefined;
         if (a.state === 'cancelled') {

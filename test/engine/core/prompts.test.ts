@@ -60,6 +60,35 @@ describe('eval prompts file', () => {
     });
   });
 
+  it('a case may be a conversation ("messages" ending with a user turn); its prompt is that turn; bad conversations are named', () => {
+    const conv = [{ role: 'system', content: 'One word.' }, { role: 'user', content: 'Tom lost his ball. Tom feels' }];
+    const [c] = parsePromptCases(lines({ id: 'm', messages: conv, expected: 'sad', stop: ['.'] }), 'p.jsonl');
+    assert.deepEqual(c, { id: 'm', line: 1, prompt: 'Tom lost his ball. Tom feels', messages: conv, expected: 'sad', match: 'exact', weight: 1, stop: ['.'] });
+    let msg = '';
+    try {
+      parsePromptCases(lines(
+        { messages: [] },                                                       // 1 empty
+        { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }, // 2 ends with the assistant
+        { messages: [{ role: 'tool', content: 'a' }] },                         // 3 unknown role
+        { messages: [{ role: 'user', content: 3 }] },                           // 4 content not a string
+        { prompt: 'x', messages: [{ role: 'user', content: 'a' }] },            // 5 both
+        { expected: 'y' },                                                      // 6 neither
+      ), 'p.jsonl');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    const want: [number, RegExp][] = [
+      [1, /"messages" must be a non-empty array/], [2, /last of "messages" must be a "user" turn.*got "assistant"/], [3, /messages\[0\]\.role must be one of "system", "user", "assistant", got "tool"/],
+      [4, /messages\[0\]\.content must be a string, got 3/], [5, /both "prompt" and "messages"/], [6, /"prompt" is missing \(or give "messages"\)/],
+    ];
+    const got = msg.split('\n');
+    assert.equal(got.length, want.length, msg);
+    want.forEach(([line, re], i) => {
+      assert.ok(got[i].startsWith(`p.jsonl:${line}: `), got[i]);
+      assert.match(got[i], re);
+    });
+  });
+
   it('an empty file is refused, and a missing file says so', () => {
     assert.throws(() => parsePromptCases('\n\n', 'p.jsonl'), /^Error: p\.jsonl: no cases/);
     assert.throws(() => readPromptFile('/nonexistent/p.jsonl'), /p\.jsonl: cannot read .* \(no such file\)/);
