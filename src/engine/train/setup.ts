@@ -12,6 +12,7 @@ import { RunConfig, TrainingConfig } from '../../protocol/config';
 import { AdaptResult, applyAdapt, loadTrainable } from './methods';
 import { AdamW } from './optimizer';
 import { chatFormatFor } from '../chat/encode';
+import type { ChatFormat } from '../chat/template';
 import { makeBatches, packBatch, Example, PackedBatch } from './data';
 import { BatchPlan, loadRunData, RunData } from './run-data';
 import { usesEveryCore } from '../core/run-config';
