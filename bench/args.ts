@@ -33,6 +33,10 @@ export interface BenchArgs {
   jsonOut?: string;
   /** false: matrix products on the backend's own kernels (children get ADAPT_LAB_BLAS=off). */
   blas: boolean;
+  /** scale: recompute block activations in the backward pass (auto: when the estimate says the heap needs it). */
+  recompute: 'on' | 'off' | 'auto';
+  /** false (--no-torch): the scale section runs ours only. */
+  torch: boolean;
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
@@ -53,13 +57,15 @@ export const USAGE = `usage: node dist/bench.js [options]
   --torch-threads N   pin torch's --threads (default 2, plus 1 when other processes are busy; faster kept)
   --backend NAME      auto | wasm | cpu | tensorflow | tensorflow-gpu (default auto)
   --blas on|off       matrix products on the platform's BLAS (default on; off: the backend's own kernels)
+  --recompute on|off|auto  scale: recompute block activations in backward (default auto: when the heap needs it)
+  --no-torch          scale: ours only
   --json              one JSON object per line, each with a "name" field
   --json-out FILE     print the tables and also write the JSON lines to FILE
   --case SHAPE:MODE   run one training case in this process, e.g. tiny:lora (what the parent spawns)
   --profile-step      with --case: profile one more step after the timed ones`;
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { only: new Set(), json: false, quick: false, backend: 'auto', help: false, profileStep: false, blas: true };
+  const a: BenchArgs = { only: new Set(), json: false, quick: false, backend: 'auto', help: false, profileStep: false, blas: true, recompute: 'auto', torch: true };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
@@ -92,6 +98,15 @@ export function parseArgs(argv: string[]): BenchArgs {
           if (!SHAPE_NAMES.includes(x)) throw new Error(`--shape ${x}: use ${SHAPE_NAMES.join(', ')}`);
           a.shapes.add(x);
         }
+        break;
+      case '--recompute': {
+        const v = value(i++, f);
+        if (v !== 'on' && v !== 'off' && v !== 'auto') throw new Error(`--recompute ${v}: use on, off or auto`);
+        a.recompute = v;
+        break;
+      }
+      case '--no-torch':
+        a.torch = false;
         break;
       case '--json-out':
         a.jsonOut = value(i++, f);

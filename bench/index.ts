@@ -350,10 +350,10 @@ async function main(): Promise<void> {
     return;
   }
   if (a.case?.startsWith('scale:')) {
-    const [, shape, steps, warmup, ...path] = a.case.split(':');
+    const [, shape, steps, warmup, recompute, ...path] = a.case.split(':');
     // Batch 1 is one training thread: the cores go to BLAS (ADAPT_LAB_BLAS_THREADS, set by the parent).
     setBlasThreads(blasThreadsPerWorker());
-    rep.emit(await runScaleCase(shape, path.join(':'), Number(steps), Number(warmup)));
+    rep.emit(await runScaleCase(shape, path.join(':'), Number(steps), Number(warmup), recompute as 'on' | 'off' | 'auto'));
     return;
   }
   if (a.case) return childMain(a, rep, choice.name);
@@ -394,9 +394,9 @@ async function main(): Promise<void> {
   if (a.only.has('quant')) quantSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 30 * 60_000 });
   if (a.only.has('catalogue')) await benchCatalogue({ json: a.json });
   if (a.only.has('scale')) {
-    const t = checkTorch();
+    const t = a.torch ? checkTorch() : { ok: false, reason: '--no-torch' };
     if (!t.ok) rep.note('scale', `torch side skipped: ${t.reason}`);
-    scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps });
+    scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps, recompute: a.recompute });
   }
 
   const heap = wasmHeapBytes();

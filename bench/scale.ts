@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tf } from '../src/engine/tf';
 import { f32ArrayToBf16 } from '../src/engine/core/formats/float16';
-import { estimateTrainingMemory } from '../src/engine/core/memory';
+import { estimateTrainingMemory, planMemory } from '../src/engine/core/memory';
 import { loadModel } from '../src/engine/model/loader';
 import { applyAdapt } from '../src/engine/train/methods';
 import { accumulateGrads } from '../src/engine/train/step';
@@ -132,17 +132,20 @@ export interface ScaleRecord {
   estimateHeapMiB: number;
   scratchMiB: number;
   leakedTensors: number;
+  /** Block activations recomputed in the backward pass. */
+  recompute: boolean;
   blas: string;
   loadavg: number;
 }
 
 /** The child side: load the folder (weights outside the heap on BLAS), LoRA steps, memory figures. */
-export async function runScaleCase(shapeName: string, folder: string, steps: number, warmup: number): Promise<ScaleRecord> {
+export async function runScaleCase(shapeName: string, folder: string, steps: number, warmup: number, recomputeMode: 'on' | 'off' | 'auto'): Promise<ScaleRecord> {
   const s = SCALE_SHAPES.find((x) => x.name === shapeName);
   if (!s) throw new Error(`unknown scale shape ${shapeName}`);
   const load = loadavg()[0];
   const t0 = nowMs();
-  const lm = await loadModel(folder);
+  // Outside the heap whatever the size (the default keeps small BF16 models in it).
+  const lm = await loadModel(folder, { external: productsOnBlas() });
   const loadMs = nowMs() - t0;
   const m = lm.model;
   const adapt = applyAdapt(m, { lora: { rank: LORA.rank, alpha: LORA.alpha, dropout: 0, targetModules: LORA.targets } }, { rng: new Rng(0), layerLrDecay: 1, l2sp: false });
@@ -151,12 +154,15 @@ export async function runScaleCase(shapeName: string, folder: string, steps: num
   const T = SCALE_TOKENS;
   const seq = Int32Array.from({ length: T + 1 }, () => rng.int(s.vocab));
   const batch = { ids: seq.subarray(0, T), labels: seq.subarray(1), weights: new Float32Array(T).fill(1), batch: 1, length: T, tokens: T };
-  const est = estimateTrainingMemory(m.config, {
+  const inputs = {
     batchSize: 1, maxLength: T, totalParams: adapt.total, trainableParams: adapt.trainable, firstTrainableLayer: adapt.firstTrainableLayer,
     heapWeightBytes: m.heapWeightBytes(), externalBytes: m.externalBytes(), blas: productsOnBlas(),
-  });
+  };
+  // As the trainer decides (train/setup.ts): recompute block activations when they would not fit the heap.
+  const recompute = recomputeMode === 'auto' ? planMemory(m.config, inputs, true).recompute : recomputeMode === 'on';
+  const est = estimateTrainingMemory(m.config, { ...inputs, recompute });
   const step = () => {
-    const { loss, grads } = accumulateGrads(m, adapt.params, [batch], T, { firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0, seedOf: () => 1 });
+    const { loss, grads } = accumulateGrads(m, adapt.params, [batch], T, { firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0, seedOf: () => 1, recompute });
     opt.step(grads, 1e-4, { weightDecay: 0, l2sp: 0, gradClip: 1 });
     tf.dispose([...grads.values()]);
     return loss;
@@ -179,7 +185,7 @@ export async function runScaleCase(shapeName: string, folder: string, steps: num
     tokens: T, steps, stepMs: times.map((x) => round(x)), stepMsMedian: round(med), tokensPerSecond: round(T / (med / 1000)), lossFirst: round(losses[0], 4),
     peakRssMiB: round(process.resourceUsage().maxRSS / 1024), wasmHeapMiB: heap !== undefined ? round(mib(heap)) : undefined,
     estimateMiB: round(mib(est.bytes)), estimateHeapMiB: round(mib(est.heapBytes)), scratchMiB: round(mib(scratchBytes())),
-    leakedTensors: leaked, blas: blasStatus().label ?? `off (${blasStatus().reason})`, loadavg: round(load, 3),
+    leakedTensors: leaked, recompute, blas: blasStatus().label ?? `off (${blasStatus().reason})`, loadavg: round(load, 3),
   };
   opt.dispose();
   m.dispose();
@@ -189,7 +195,7 @@ export async function runScaleCase(shapeName: string, folder: string, steps: num
 export const TORCH_SCALE_SCRIPT = resolve(__dirname, '..', 'bench', 'torch_llama_lora.py');
 
 /** The parent side: each shape written, run by us in a child, then by torch, then deleted. */
-export function scaleSection(rep: Reporter, o: { quick: boolean; backend: string; timeoutMs: number; torch: boolean; shapes?: Set<string>; steps?: number }): void {
+export function scaleSection(rep: Reporter, o: { quick: boolean; backend: string; timeoutMs: number; torch: boolean; shapes?: Set<string>; steps?: number; recompute: 'on' | 'off' | 'auto' }): void {
   const dir = mkdtempSync(join(tmpdir(), 'adapt-lab-bench-scale-'));
   const steps = o.steps ?? (o.quick ? 1 : 2);
   const warmup = 1;
@@ -202,7 +208,7 @@ export function scaleSection(rep: Reporter, o: { quick: boolean; backend: string
       const row: (typeof rows)[number] = { shape: s, fileMiB: round(mib(file.bytes)) };
       rows.push(row);
       rep.progress(`scale: ${s.name} (${fmt(mib(file.bytes))} MiB) in a child process`);
-      const args = [...process.execArgv, process.argv[1], '--only', 'scale', '--case', `scale:${s.name}:${steps}:${warmup}:${file.folder}`, '--backend', o.backend, '--json'];
+      const args = [...process.execArgv, process.argv[1], '--only', 'scale', '--case', `scale:${s.name}:${steps}:${warmup}:${o.recompute}:${file.folder}`, '--backend', o.backend, '--json'];
       // Batch 1 is one training thread: both cores go to BLAS threads, as torch's 2 threads.
       const env = { ...process.env, ADAPT_LAB_BLAS_THREADS: process.env.ADAPT_LAB_BLAS_THREADS ?? '2' };
       const r = spawnSync(process.execPath, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], timeout: o.timeoutMs, maxBuffer: 16 * 1024 * 1024 });
@@ -231,8 +237,8 @@ export function scaleSection(rep: Reporter, o: { quick: boolean; backend: string
   }
   rep.print(`\n== Past the wasm heap: LoRA r${LORA.rank} on ${LORA.targets.join(', ')}, batch 1 × ${SCALE_TOKENS} tokens, random BF16 weights (HF safetensors), ${steps} timed step(s) after ${warmup} ==`);
   rep.print(table(
-    ['shape', 'params', 'file MiB', 'outside heap MiB', 'in heap MiB', 'load s', 'step s', 'tok/s', 'torch tok/s', 'ours/torch', 'peak RSS MiB', 'estimate MiB', 'torch RSS MiB', 'wasm heap MiB', 'estimate heap MiB', 'load'],
-    rows.map(({ ours: r, torch: t, shape, fileMiB }) => [shape.name, r ? `${(r.params / 1e6).toFixed(0)} M` : '–', fileMiB, r?.externalMiB ?? '–', r?.heapWeightMiB ?? '–', r ? fmt(r.loadMs / 1000) : '–',
+    ['shape', 'params', 'file MiB', 'outside heap MiB', 'in heap MiB', 'recompute', 'load s', 'step s', 'tok/s', 'torch tok/s', 'ours/torch', 'peak RSS MiB', 'estimate MiB', 'torch RSS MiB', 'wasm heap MiB', 'estimate heap MiB', 'load'],
+    rows.map(({ ours: r, torch: t, shape, fileMiB }) => [shape.name, r ? `${(r.params / 1e6).toFixed(0)} M` : '–', fileMiB, r?.externalMiB ?? '–', r?.heapWeightMiB ?? '–', r ? (r.recompute ? 'yes' : 'no') : '–', r ? fmt(r.loadMs / 1000) : '–',
       r ? fmt(r.stepMsMedian / 1000) : '–', r?.tokensPerSecond ?? '–', (t?.tokens_per_second as number) ?? '–',
       r && t ? `${((r.tokensPerSecond / (t.tokens_per_second as number)) * 100).toFixed(0)} %` : '–',
       r?.peakRssMiB ?? '–', r?.estimateMiB ?? '–', (t?.peak_rss_mib as number) ?? '–', r?.wasmHeapMiB ?? '–', r?.estimateHeapMiB ?? '–', r ? fmt(r.loadavg) : '–']),

@@ -175,6 +175,8 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
   const threads = usesEveryCore(runsOn) ? 1 : config.training.threads;
   const mem = estimateTrainingMemory(info.config, {
     batchSize: batch, maxLength: config.training.maxLength, totalParams: info.totalParams, trainableParams: count.trainable, firstTrainableLayer: count.firstTrainableLayer, threads,
+    // Where inspect found the base weights (outside the heap on BLAS); absent from older payloads.
+    heapWeightBytes: info.weightLayout?.heapBytes, externalBytes: info.weightLayout?.externalBytes, blas: info.weightLayout?.blas,
   });
   const memNote = `≈ ${formatBytes(mem.bytes)}${wasm && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT ? ' (over wasm’s 4 GiB heap: lower the batch size)' : ''}`;
   const summary = [

@@ -54,6 +54,11 @@ export interface ModelInfo {
   arch?: string;
   /** inspect's estimate of LoRA training memory (rank 8 on every linear layer but the head). */
   loraMemory?: { rank: number; batchSize: number; maxLength: number; threads: number; trainableParams: number; bytes: number; heapBytes: number; activations: number; weights: number; optimizer: number };
+  /**
+   * Where the base weights live as loaded here: bytes held as tensors (the wasm heap) and kept
+   * outside the backend in the file's encoding, and whether products read those on BLAS.
+   */
+  weightLayout?: { heapBytes: number; externalBytes: number; blas: boolean };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -101,6 +106,14 @@ export function validateModelInfo(value: unknown): string[] {
     });
   }
   node(value.tree, 'inspect.tree', out, 0);
+  const w = value.weightLayout;
+  if (w !== undefined) {
+    if (!isObj(w)) out.push('inspect.weightLayout: not an object');
+    else {
+      for (const k of ['heapBytes', 'externalBytes']) if (!isCount(w[k])) out.push(`inspect.weightLayout.${k}: not a non-negative integer`);
+      if (typeof w.blas !== 'boolean') out.push('inspect.weightLayout.blas: not a boolean');
+    }
+  }
   return out;
 }
 

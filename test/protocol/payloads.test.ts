@@ -27,6 +27,11 @@ describe('protocol/inspect', function () {
     assert.equal(info.headName, 'lm_head');
     assert.equal(info.tensors.find((t) => t.name === 'model.norm.weight')!.layout, 'vector');
     assert.equal(info.config.family, 'llama');
+    // stories260K is F32: on BLAS its linear weights and embedding stay outside the heap, the norms in it.
+    const w = info.weightLayout!;
+    assert.equal(w.heapBytes + w.externalBytes, 4 * info.totalParams);
+    if (w.blas) assert.equal(w.heapBytes, 4 * info.tensors.filter((t) => t.layout === 'vector').reduce((n, t) => n + t.params, 0));
+    else assert.equal(w.externalBytes, 0);
   });
 
   it('refuses damage, naming the field', () => {
@@ -35,6 +40,8 @@ describe('protocol/inspect', function () {
     assert.deepEqual(damaged((v) => (v.tree.children[0].children = null)), ['inspect.tree.children[0].children: not a list']);
     assert.deepEqual(damaged((v) => (v.config.layers = '5')), ['inspect.config.layers: not a non-negative integer']);
     assert.deepEqual(damaged((v) => (v.config.family = 'mamba')), ['inspect.config.family: "mamba" is not llama or gpt2']);
+    assert.deepEqual(damaged((v) => (v.weightLayout.blas = 'yes')), ['inspect.weightLayout.blas: not a boolean']);
+    assert.deepEqual(damaged((v) => (v.weightLayout.externalBytes = -1)), ['inspect.weightLayout.externalBytes: not a non-negative integer']);
     assert.deepEqual(validateModelInfo([]), ['inspect: not an object']);
     assert.throws(() => parseModelInfo({ ...printed, totalParams: -1 }, 'inspect m.gguf'), /^Error: inspect m\.gguf: inspect\.totalParams: not a non-negative integer$/);
   });

@@ -40,6 +40,8 @@ export interface MemoryInputs {
   externalBytes?: number;
   /** Whether products read the external weights on BLAS (a 4 MiB scratch) or through 64 MiB float32 temporaries in the heap. */
   blas?: boolean;
+  /** Each block's activations recomputed in the backward pass (train/recompute.ts): only block inputs are kept. */
+  recompute?: boolean;
 }
 
 /**
@@ -53,8 +55,11 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
   const I = c.family === 'llama' ? c.intermediate : 4 * c.hidden;
   const perLayerToken = 16 * c.hidden + 5 * I + 3 * c.heads * T;
   const trainedLayers = c.layers - o.firstTrainableLayer;
-  // Kept for backward: the trained blocks and the head; one more block's worth in flight.
-  const activations = 4 * tokens * ((trainedLayers + 1) * perLayerToken + 3 * c.vocabSize);
+  // Kept for backward: the trained blocks and the head; one more block's worth in flight. With
+  // recomputation each trained block keeps its input, and one block's worth is recomputed (plus
+  // its gradients) at a time.
+  const blocks = o.recompute ? trainedLayers * c.hidden + 2 * perLayerToken : (trainedLayers + 1) * perLayerToken;
+  const activations = 4 * tokens * (blocks + 3 * c.vocabSize);
   const externalBytes = o.externalBytes ?? 0;
   // External weights read without BLAS go through a float32 temporary and its transpose in the
   // heap (64 MiB at most each); on BLAS through one 4 MiB scratch outside it.
@@ -66,6 +71,29 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
   // A worker: its replica of the heap weights, its activations and its gradients.
   const worker = activations + weights + 4 * o.trainableParams;
   return { bytes: RUNTIME_BYTES + heapBytes + (threads - 1) * worker + external, heapBytes, activations, weights, external, optimizer, threads };
+}
+
+export interface MemoryPlan {
+  mem: MemoryEstimate;
+  /** Recompute block activations in the backward pass: the run fits one heap only so. */
+  recompute: boolean;
+  /** Whether the run fits one wasm heap (with a 10 % margin); always true off wasm. */
+  fits: boolean;
+  /** The estimate with every block's activations kept (what recomputation saves against). */
+  kept: MemoryEstimate;
+}
+
+/**
+ * How a run is laid out in memory: activations kept when the heap holds them, recomputed per
+ * block when only that fits (each step then costs one more forward pass of the blocks), or not
+ * fitting at all. Only the wasm backend has the 4 GiB limit.
+ */
+export function planMemory(c: ModelConfig, o: MemoryInputs, wasm: boolean): MemoryPlan {
+  const fits = (m: MemoryEstimate) => !wasm || m.heapBytes <= 0.9 * WASM_HEAP_LIMIT;
+  const kept = estimateTrainingMemory(c, { ...o, recompute: false });
+  if (fits(kept)) return { mem: kept, recompute: false, fits: true, kept };
+  const mem = estimateTrainingMemory(c, { ...o, recompute: true });
+  return { mem, recompute: fits(mem), fits: fits(mem), kept };
 }
 
 export function formatBytes(n: number): string {

@@ -48,12 +48,34 @@ export interface LoadOptions {
   /** An explicit config.json (for a bare .safetensors file). */
   config?: string;
   /**
-   * Keep F32/F16/BF16 linear weights and the token embedding outside the tensor backend, in the
-   * file's encoding (quantized ones always are). Default: when matrix products run on BLAS — they
-   * then read the weights where they lie at BLAS speed, and the wasm heap holds only what trains
-   * and the activations. Without BLAS the backend's own kernels need the weights as tensors.
+   * true: keep F32/F16/BF16 linear weights and the token embedding outside the tensor backend, in
+   * the file's encoding (quantized ones always are); false: as float32 tensors. Default
+   * (externalPolicy): on BLAS, F32 always and F16/BF16 when the model would take more than
+   * EXTERNAL_HALF_ABOVE as float32.
    */
   external?: boolean;
+}
+
+/**
+ * Float32 size above which F16/BF16 weights stay in their encoding on BLAS: a quarter of the wasm
+ * heap. Below it they are decoded once at load, as before: a product then reads float32 instead of
+ * decoding a block first (measured: decoding a token of a BF16 model costs about 2.5× on the
+ * decoded weights; a 256-token training step a few percent).
+ */
+export const EXTERNAL_HALF_ABOVE = 2 ** 30;
+
+/** Which float weights stay outside the backend: none, F32 only (read in place: free), or all. */
+export type FloatPolicy = 'none' | 'f32' | 'all';
+
+/**
+ * Without BLAS the backend's own kernels need tensors: none (quantized bases still stay blocks).
+ * On BLAS products read the weights where they lie at BLAS speed and the wasm heap keeps only what
+ * trains and the activations: F32 always (no copy, no decoding), F16/BF16 when the model is large.
+ */
+export function externalPolicy(explicit: boolean | undefined, float32Bytes: number, blas = productsOnBlas()): FloatPolicy {
+  if (explicit !== undefined) return explicit ? 'all' : 'none';
+  if (!blas) return 'none';
+  return float32Bytes > EXTERNAL_HALF_ABOVE ? 'all' : 'f32';
 }
 
 /** Raw weights by HF name, in HF layout, before they become tensors. */
@@ -64,9 +86,9 @@ interface RawWeights {
   names(): string[];
   /**
    * The weight in the file's encoding, [out, in] (storedShape), rows in HF order: when the file
-   * stores it quantized, or (`floats`) as F32/F16/BF16. Undefined for any other type.
+   * stores it quantized, or as a float type the policy keeps. Undefined otherwise.
    */
-  stored(name: string, floats: boolean): StoredMatrix | undefined;
+  stored(name: string, floats: FloatPolicy): StoredMatrix | undefined;
 }
 
 /** Field names of the counts and floats that a file claims, for messages. */
@@ -307,7 +329,7 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
     },
     stored(name, floats) {
       const info = file.tensor(byHf.get(name) ?? '');
-      if (!info || info.shape.length !== 2 || !(isQuantType(info.typeName) || (floats && isStoredType(info.typeName)))) return undefined;
+      if (!info || info.shape.length !== 2 || !keeps(floats, info.typeName)) return undefined;
       const q: StoredMatrix = { type: info.typeName, rows: info.shape[0], cols: info.shape[1], bytes: file.tensorBytes(info.name) };
       const m = config.family === 'llama' && arch === 'llama' && name.match(/self_attn\.(q|k)_proj\.weight$/);
       return m ? permuteQuantRows(q, ropeRowOrder(q.rows, m[1] === 'q' ? config.heads : config.kvHeads)) : q;
@@ -337,6 +359,13 @@ function ggufWeights(file: GgufFile, config: ModelConfig): RawWeights {
       return { data, shape, dtype: info.typeName };
     },
   };
+}
+
+/** Whether a weight of this type stays in its encoding under the policy. */
+function keeps(floats: FloatPolicy, type: string): boolean {
+  if (isQuantType(type)) return true;
+  if (!isStoredType(type)) return false;
+  return floats === 'all' || (floats === 'f32' && type === 'F32');
 }
 
 // ------------------------------------------------------------------------ Hugging Face
@@ -369,7 +398,7 @@ function hfWeights(path: string): { weights: RawWeights; files: string[] } {
     shape: (n) => norm.get(n)?.shape,
     stored(name, floats) {
       const t = norm.get(name);
-      if (!floats || !t || t.shape.length !== 2 || !isStoredType(t.dtype)) return undefined;
+      if (!t || t.shape.length !== 2 || !keeps(floats, t.dtype)) return undefined;
       const m: StoredMatrix = { type: t.dtype, rows: t.shape[0], cols: t.shape[1], bytes: t.bytes };
       // GPT-2's Conv1D weights are [in, out] in its checkpoints; stored matrices are [out, in].
       return /\.(c_attn|c_proj|c_fc)\.weight$/.test(name) ? transposeStored(m) : m;
@@ -409,7 +438,7 @@ const ARCH_OF_MODEL_TYPE: Record<HfLlamaConfig['modelType'], DecoderArch> = {
 
 // ------------------------------------------------------------------------------ common
 
-function buildModel(config: ModelConfig, weights: RawWeights, source: string, external: boolean): { model: CausalLM; dtypes: Map<string, string> } {
+function buildModel(config: ModelConfig, weights: RawWeights, source: string, external: boolean | undefined): { model: CausalLM; dtypes: Map<string, string> } {
   checkConfig(config, source);
   const specs: ParamSpec[] = familyOf(config).paramSpecs(config);
   // Every tensor's presence and shape first: dims claimed by the metadata (heads, hidden size,
@@ -421,6 +450,7 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string, ex
       throw new Error(`${source}: tensor "${s.name}" has shape [${shape}], expected [${s.shape}] from the config`);
     }
   }
+  const floats = externalPolicy(external, 4 * specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
   const params = new Map<string, Tensor>();
   const stored = new Map<string, StoredMatrix>();
   const dtypes = new Map<string, string>();
@@ -428,8 +458,8 @@ function buildModel(config: ModelConfig, weights: RawWeights, source: string, ex
   try {
     for (const s of specs) {
       // Linear weights and the token embedding stored quantized stay so (decoded per product), and
-      // float ones too when `external`.
-      const q = canStayExternal(s, embeddingName) ? weights.stored(s.name, external) : undefined;
+      // float ones as the policy says.
+      const q = canStayExternal(s, embeddingName) ? weights.stored(s.name, floats) : undefined;
       if (q) {
         const want = storedShape(s);
         if (q.rows !== want[0] || q.cols !== want[1]) {
@@ -463,7 +493,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     const file = readGguf(path);
     const config = configFromGguf(file);
     checkClaims(path, config, ggufClaimFields(file), file.tensors.map((t) => t.name));
-    const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path), opts.external ?? productsOnBlas());
+    const { model, dtypes } = buildModel(config, ggufWeights(file, config), basename(path), opts.external);
     const meta = new Map<string, unknown>();
     for (const k of file.metadata.keys()) meta.set(k, metaOf(file).get(k));
     const tokenizer = ggufTokenizer(path, meta);
@@ -478,7 +508,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   const gpt2 = config.family === 'gpt2';
   checkClaims(configPath, config, gpt2 ? { layers: 'n_layer', normEps: 'layer_norm_epsilon' }
     : { layers: 'num_hidden_layers', normEps: 'rms_norm_eps', ropeTheta: 'rope_theta' }, weights.names());
-  const { model, dtypes } = buildModel(config, weights, basename(path), opts.external ?? productsOnBlas());
+  const { model, dtypes } = buildModel(config, weights, basename(path), opts.external);
   const dir = statSync(path).isDirectory() ? path : dirname(path);
   let chatTemplate: string | undefined;
   const tokenizer = hfTokenizer(dir, configPath, config.vocabSize);

@@ -17,7 +17,7 @@ import { makeBatches, packBatch, Example, PackedBatch } from './data';
 import { BatchPlan, loadRunData, RunData } from './run-data';
 import { usesEveryCore } from '../core/run-config';
 import { GradientPool, startGradientPool } from './parallel';
-import { estimateTrainingMemory, formatBytes, MemoryEstimate, WASM_HEAP_LIMIT } from '../core/memory';
+import { formatBytes, MemoryEstimate, planMemory, WASM_HEAP_LIMIT } from '../core/memory';
 import { createRun, RunHandle } from '../core/runs/store';
 import { modelOrigin } from '../core/catalogue';
 import { LoadedCheckpoint } from '../core/runs/checkpoint';
@@ -57,6 +57,8 @@ export interface Session extends Held {
   optimizer: AdamW;
   adapted: AdaptResult;
   pad: number;
+  /** Each block's activations recomputed in the backward pass (the heap would not hold them all). */
+  recompute: boolean;
   /** Which training examples each step's micro-batches hold (the same plan a torchrun launch writes). */
   batches: BatchPlan;
   trainExamples: Example[];
@@ -79,16 +81,19 @@ export function newHeld(identity: TrainerIdentity): Held {
   return { identity, step: 0, best: Infinity, badEvals: 0, lastCheckpointAt: 0 };
 }
 
-/** The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains. */
-function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice): MemoryEstimate {
+/**
+ * The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains.
+ * A run whose activations would not fit recomputes each block's in the backward pass when that fits.
+ */
+function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice, events: RunEvents): { mem: MemoryEstimate; recompute: boolean } {
   const longest = Math.max(...train.map((e) => e.ids.length));
-  const mem = estimateTrainingMemory(model.config, { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, heapWeightBytes: model.heapWeightBytes(), externalBytes: model.externalBytes(), blas: productsOnBlas() });
-  if (backend.name === 'wasm' && mem.heapBytes > 0.9 * WASM_HEAP_LIMIT) {
-    // Without BLAS the frozen weights are heap tensors too: a BLAS library moves them out.
-    const weightsHint = !productsOnBlas() && mem.weights > WASM_HEAP_LIMIT / 4 ? `; the base weights take ${formatBytes(mem.weights)} of it because matrix products are not on BLAS (${backend.blas.reason ?? 'off'}): with a BLAS library (Debian/Ubuntu: apt-get install libopenblas0-openmp) frozen weights stay outside the heap` : '';
-    throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads${weightsHint}`);
-  }
-  return mem;
+  const inputs = { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, heapWeightBytes: model.heapWeightBytes(), externalBytes: model.externalBytes(), blas: productsOnBlas() };
+  const { mem, recompute, fits, kept } = planMemory(model.config, inputs, backend.name === 'wasm');
+  if (recompute) events.log(`recomputing each block's activations in the backward pass: one thread needs about ${formatBytes(mem.heapBytes)} of the wasm heap instead of ${formatBytes(kept.heapBytes)} (a step costs about one more forward pass)`);
+  if (fits) return { mem, recompute };
+  // Without BLAS the frozen weights are heap tensors too: a BLAS library moves them out.
+  const weightsHint = !productsOnBlas() && mem.weights > WASM_HEAP_LIMIT / 4 ? `; the base weights take ${formatBytes(mem.weights)} of it because matrix products are not on BLAS (${backend.blas.reason ?? 'off'}): with a BLAS library (Debian/Ubuntu: apt-get install libopenblas0-openmp) frozen weights stay outside the heap` : '';
+  throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}, recomputed per block), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads${weightsHint}`);
 }
 
 /** A new run folder (locked at once), or the resumed run's trainable state, optimizer and progress from its checkpoint. */
@@ -156,7 +161,7 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   const adapted = applyAdapt(model, config.adapt, { rng: new Rng(config.seed), layerLrDecay: t.layerLrDecay, l2sp: t.l2sp > 0 });
   const judge = t.selectCheckpoint === 'eval' ? openJudge(config, model, tokenizer, chat, resume?.checkpoint, events) : undefined;
   const threads = threadsFor(t.threads, { backend: backend.name, gradWorker: !!opts.gradWorker, log: (m, level) => events.log(m, level) });
-  const mem = checkMemory(model, t, adapted, data.train, threads, backend);
+  const { mem, recompute } = checkMemory(model, t, adapted, data.train, threads, backend, events);
   const optimizer = (h.optimizer = new AdamW(adapted.params));
   // The cores are shared between the training threads and, inside each, BLAS's own threads.
   const blasThreads = blasThreadsPerWorker();
@@ -174,7 +179,7 @@ export async function setup(configIn: RunConfig, opts: SetupOptions, events: Run
   const resumedFrom = resume ? h.step : undefined;
   run.update({ status: 'running', pid: h.identity.pid, trainer: h.identity, startedAt: now(), backend, ...(data.trainSet.chat ? { chatTemplate: data.trainSet.chat } : {}), params: { total: adapted.total, trainable: adapted.trainable, percent: (100 * adapted.trainable) / adapted.total }, versions: { ...run.record.versions, ...backend.versions, os: `${os.platform()} ${os.release()}` } });
   const s: Session = Object.assign(h, {
-    config, t, events, who: opts.who, run, model, optimizer, adapted, pad,
+    config, t, events, who: opts.who, run, model, optimizer, adapted, pad, recompute,
     batches, trainExamples: data.train, valBatches, totalSteps, stepsPerEpoch,
     meter: new RunMeter(resume?.checkpoint.meta), judge,
   });

@@ -6,12 +6,15 @@ import { CausalLM, ForwardContext } from '../model/model';
 import { crossEntropy } from '../model/ops';
 import { PackedBatch } from './data';
 import { TrainParam } from './optimizer';
+import { recomputedBlocks } from './recompute';
 
 export interface StepOptions {
   firstTrainableLayer: number;
   dropout: number;
   embeddingNoise: number;
   seed: number;
+  /** Recompute each block's activations in the backward pass (recompute.ts): less memory, one more forward pass. */
+  recompute?: boolean;
 }
 
 function embedded(model: CausalLM, ids: Tensor, ctx: ForwardContext, noise: number): Tensor {
@@ -37,7 +40,7 @@ export function microStep(model: CausalLM, params: TrainParam[], batch: PackedBa
   try {
     const { value, grads } = tf.variableGrads(() => {
       const h0 = prefix ?? embedded(model, ids, ctx, o.embeddingNoise);
-      const h = model.blocks(h0, first, L, ctx);
+      const h = o.recompute ? recomputedBlocks(model, h0, first, L, ctx, params) : model.blocks(h0, first, L, ctx);
       const logits = model.head(h, ctx);
       return crossEntropy(logits.reshape([-1, model.config.vocabSize]), labels, weights) as tf.Scalar;
     }, vars);

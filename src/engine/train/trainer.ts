@@ -72,7 +72,7 @@ async function trainStep(s: Session): Promise<void> {
   const labelTotal = Math.max(1, micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0));
   const t0 = performance.now();
   const stepOptions = {
-    firstTrainableLayer: s.adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise,
+    firstTrainableLayer: s.adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise, recompute: s.recompute,
     seedOf: (i: number) => config.seed * 100003 + (step + 1) * 101 + i,
   };
   const { loss, grads } = s.pool

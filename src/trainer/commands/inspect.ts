@@ -37,6 +37,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
       name: lm.name, path, format: lm.format, family: lm.model.config.family, config: lm.model.config, totalParams: total, tensors, tree,
       embeddingName: lm.model.family.embeddingName, headName: lm.model.family.headName,
       arch: archOf(lm.model.config), loraMemory: { ...LORA_ESTIMATE, ...loraEstimate(lm.model) },
+      weightLayout: { heapBytes: lm.model.heapWeightBytes(), externalBytes: lm.model.externalBytes(), blas: productsOnBlas() },
       backend: backend.name, tokenizer: lm.tokenizer ? { kind: lm.tokenizer.kind, vocabSize: lm.tokenizer.vocabSize } : null,
     };
     // The extension reads this back with parseModelInfo: print nothing it would refuse.

@@ -1,6 +1,6 @@
 // The memory estimate shown before a run and used to refuse runs that cannot fit one wasm heap.
 import { strict as assert } from 'node:assert';
-import { estimateTrainingMemory, RUNTIME_BYTES, WASM_HEAP_LIMIT } from '../../../src/engine/core/memory';
+import { estimateTrainingMemory, planMemory, RUNTIME_BYTES, WASM_HEAP_LIMIT } from '../../../src/engine/core/memory';
 import { ModelConfig } from '../../../src/engine/core/model-config';
 
 const gpt2Small: ModelConfig = { family: 'gpt2', vocabSize: 256, hidden: 384, layers: 6, heads: 6, headDim: 64, maxPositions: 256, normEps: 1e-5, tiedHead: true };
@@ -38,5 +38,20 @@ describe('training memory estimate', () => {
     assert.ok(outside.bytes > outside.external + outside.heapBytes);
     const two = estimateTrainingMemory(llama1b, { ...lora, batchSize: 2, threads: 2, heapWeightBytes: 4 * 2048 * 33, externalBytes: 2 * params, blas: true });
     assert.equal(two.external, outside.external, 'one copy for both threads (shared memory)');
+  });
+
+  it('recomputes block activations only when keeping them would not fit one wasm heap', () => {
+    const run1 = { ...run, batchSize: 1 };
+    const small = planMemory(gpt2Small, run1, true);
+    assert.deepEqual([small.recompute, small.fits], [false, true]);
+    // 40 rows of 256 tokens: every block's activations do not fit, one block's at a time do.
+    const big = { ...run, batchSize: 40 };
+    const plan = planMemory(gpt2Small, big, true);
+    assert.ok(plan.kept.heapBytes > 0.9 * WASM_HEAP_LIMIT, `kept: ${plan.kept.heapBytes}`);
+    assert.deepEqual([plan.recompute, plan.fits], [true, true]);
+    assert.ok(plan.mem.activations < plan.kept.activations / 2);
+    assert.deepEqual([planMemory(gpt2Small, big, false).recompute, planMemory(gpt2Small, big, false).fits], [false, true], 'no heap limit off wasm');
+    const huge = planMemory(gpt2Small, { ...run, batchSize: 4096 }, true);
+    assert.deepEqual([huge.recompute, huge.fits], [false, false]);
   });
 });

@@ -14,7 +14,7 @@ import { selectBackend } from '../../../src/engine/backend';
 import { tf } from '../../../src/engine/tf';
 import { enableBlas } from '../../../src/engine/native';
 import { readSafetensors, writeSafetensors } from '../../../src/engine/core/formats/safetensors';
-import { loadModel } from '../../../src/engine/model/loader';
+import { EXTERNAL_HALF_ABOVE, externalPolicy, loadModel } from '../../../src/engine/model/loader';
 import { CausalLM } from '../../../src/engine/model/model';
 import { applyAdapt } from '../../../src/engine/train/methods';
 import { AdamW } from '../../../src/engine/train/optimizer';
@@ -131,7 +131,7 @@ describe('frozen weights outside the wasm heap', function () {
     it(`${type}: 20 LoRA AdamW steps give the in-heap losses to 1e-5 and its LoRA gradients`, async function () {
       needBlas(this);
       const data = batches(20, 4, 32, 512);
-      const ext = await loadModel(files[type]);
+      const ext = await loadModel(files[type], { external: true });
       const heap = await loadModel(files[type], { external: false });
       try {
         const e = ext.model;
@@ -149,11 +149,29 @@ describe('frozen weights outside the wasm heap', function () {
     });
   }
 
+  it('by default on BLAS: F32 outside the heap (read in place), BF16 too only past a quarter of the heap', async function () {
+    needBlas(this);
+    assert.equal(externalPolicy(undefined, EXTERNAL_HALF_ABOVE, true), 'f32');
+    assert.equal(externalPolicy(undefined, EXTERNAL_HALF_ABOVE + 1, true), 'all');
+    assert.equal(externalPolicy(undefined, 10 * EXTERNAL_HALF_ABOVE, false), 'none');
+    assert.equal(externalPolicy(true, 0, false), 'all');
+    assert.equal(externalPolicy(false, 10 * EXTERNAL_HALF_ABOVE, true), 'none');
+    const f = await loadModel(files.F32);
+    const b = await loadModel(files.BF16);
+    try {
+      assert.equal(f.model.external.get('model.layers.0.mlp.up_proj.weight')?.type, 'F32');
+      assert.equal(b.model.external.size, 0, 'a small BF16 model is decoded once, into the heap');
+    } finally {
+      f.model.dispose();
+      b.model.dispose();
+    }
+  });
+
   it('without BLAS, float weights load into the heap as before (quantized ones stay blocks)', async () => {
     const { disableBlas } = await import('../../../src/engine/native');
     disableBlas('wasm');
     try {
-      const f = await loadModel(files.BF16);
+      const f = await loadModel(files.F32);
       const q = await loadModel(files.Q8_0);
       assert.equal(f.model.external.size, 0);
       assert.ok(f.model.params.has('model.layers.0.mlp.up_proj.weight'));
@@ -167,7 +185,7 @@ describe('frozen weights outside the wasm heap', function () {
 
   it('no tensor, wasm heap or native memory growth over many steps', async function () {
     needBlas(this);
-    const lm = await loadModel(files.BF16);
+    const lm = await loadModel(files.BF16, { external: true });
     const model = lm.model;
     const adapted = applyAdapt(model, LORA, { rng: new Rng(4), layerLrDecay: 1, l2sp: false });
     const opt = new AdamW(adapted.params);
