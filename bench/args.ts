@@ -1,6 +1,6 @@
 // Command-line options of the benchmark.
 
-export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue', 'quant', 'scale'] as const;
+export const SECTIONS = ['generation', 'train', 'torch', 'profile', 'eval', 'extension', 'monitor', 'prompts', 'catalogue', 'quant', 'scale', 'torchrun'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Training shapes (train, torch, profile) and the scale section's. */
@@ -40,7 +40,9 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: node dist/bench.js [options]
-  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue | quant | scale
+  --only SECTION      generation | train | torch | profile | eval | extension | monitor | prompts | catalogue | quant | scale | torchrun
+                      (torchrun: the small shape as a Llama, LoRA, trained by our engine and by adapt-lab launch
+                       --torchrun on 1 and 2 processes; tokens/s side by side)
                       (quant: Qwen2.5-0.5B- and Llama-3.2-1B-shaped random models at Q4_K;
                        scale: LoRA on BF16 Llama shapes up to Llama-3.2-1B, weights outside the wasm heap, beside torch;
                        --shape llama-20m,llama-200m,llama-3.2-1b picks some)

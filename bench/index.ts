@@ -25,6 +25,7 @@ import { benchCatalogue } from './catalogue';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
 import { quantSection, runQuantCase } from './quant';
 import { runScaleCase, scaleSection } from './scale';
+import { torchrunSection } from './torchrun';
 import { setBlasThreads, blasThreadsPerWorker } from '../src/engine/native';
 
 const PROFILE_MODES: Mode[] = ['lora', 'full'];
@@ -398,6 +399,8 @@ async function main(): Promise<void> {
     if (!t.ok) rep.note('scale', `torch side skipped: ${t.reason}`);
     scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps, recompute: a.recompute });
   }
+
+  if (a.only.has('torchrun')) await torchrunSection(rep, { quick: a.quick, backend: a.backend, steps: a.steps, warmup: a.warmup });
 
   const heap = wasmHeapBytes();
   rep.emit({ name: 'done', seconds: round((nowMs() - t0) / 1000), parentPeakRssMiB: round(process.resourceUsage().maxRSS / 1024), parentWasmHeapMiB: heap !== undefined ? round(mib(heap)) : null });

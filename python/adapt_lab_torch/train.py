@@ -216,8 +216,10 @@ class Trainer:
         started = dict(L["started"])
         started.update(backend=self._backend_info(), **({"resumedFrom": resumed_from} if resumed_from is not None else {}))
         self.emit({"type": "started", **started})
-        self.log(f"PyTorch {torch.__version__}: {d.world} process{'es' if d.world > 1 else ''} "
-                 f"({d.backend}, {d.device.type}), {'DDP' if d.world > 1 else 'one process'}; each step's rows are split across them")
+        weights = sum(p.numel() * p.element_size() for p in self.model.parameters()) / 2 ** 20
+        self.log(f"PyTorch {torch.__version__}: {d.world} process{'es' if d.world > 1 else ''} ({d.backend}, {d.device.type}); "
+                 + (f"DDP: each rank holds the whole model ({weights:.1f} MiB of weights) and a share of every micro-batch's rows (FSDP is not in this trainer)"
+                    if d.world > 1 else f"one process ({weights:.1f} MiB of weights)"))
 
         if self.step == 0 and t["evalEvery"] > 0:
             self.evaluate()

@@ -85,6 +85,8 @@ export interface AdaptPlan {
   config: RunConfig;
   info: ModelInfo;
   count: ParamPlan;
+  /** Run with torchrun (PyTorch, DDP) on this many processes instead of our engine. */
+  torchrun?: { nproc: number };
 }
 
 /** adaptLab.trainingThreads, or when 0 (the default) the CPU cores, at most 4. */
@@ -186,9 +188,10 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
     `${threads} thread${threads > 1 ? 's' : ''}`,
   ];
   const rel = (p: string) => relative(d.folder, p) || p;
-  type Choice = vscode.QuickPickItem & { action: 'start' | 'save' | 'cancel' };
+  type Choice = vscode.QuickPickItem & { action: 'start' | 'torchrun' | 'save' | 'cancel' };
   const choice = await pickOne<Choice>([
     { action: 'start', label: '$(play) Start', description: `${steps} steps · lr ${lr} · batch ${batch}`, detail: summary.join(' · ') },
+    { action: 'torchrun', label: '$(server-process) Run with torchrun…', description: 'the same run on PyTorch (DDP): needs torchrun; GPUs when CUDA is there', detail: 'Llama, Mistral, Qwen2/3 models; the run lands in the Runs view and the Monitor like any other' },
     { action: 'save', label: '$(save) Save as adapt-lab.json', description: 'to edit, then Adapt Model from Config' },
     { action: 'cancel', label: '$(close) Cancel' },
   ], { title: `${TITLE}: ${modelLabel(model)} on ${rel(train)}${validation ? ` (validation ${rel(validation)})` : ''}`, step: 6, totalSteps: STEPS, placeholder: count.method });
@@ -196,6 +199,11 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
   if (choice.action === 'save') {
     await saveConfigFile(d.folder, raw);
     return undefined;
+  }
+  if (choice.action === 'torchrun') {
+    const nproc = await askNumber({ step: STEPS, prompt: 'torchrun processes on this machine (--nproc_per_node): one per GPU, or CPU processes sharing the cores', value: Math.min(2, availableParallelism()), integer: true, min: 1, max: 1024 });
+    if (nproc === undefined) return undefined;
+    return { config, info, count, torchrun: { nproc } };
   }
   return { config, info, count };
 }

@@ -123,7 +123,7 @@ export class Commands {
     });
     if (!plan) return undefined;
     if (!this.s.layers.modelPath) void this.s.layers.setModel(plan.config.model).catch(() => undefined);
-    return this.start(plan.config);
+    return this.start(plan.config, plan.torchrun);
   }
 
   /**
@@ -180,8 +180,8 @@ export class Commands {
     }
   }
 
-  private start(config: RunConfig): RunSession {
-    const session = this.s.trainer.start(config);
+  private start(config: RunConfig, torchrun?: { nproc: number }): RunSession {
+    const session = this.s.trainer.start(config, torchrun);
     void rememberModel(this.s.context.globalState, config.model);
     this.follow(session, [config.data.train, ...(config.data.validation ? [config.data.validation] : []), ...(session.configPath ? [session.configPath] : [])]);
     return session;

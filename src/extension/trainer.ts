@@ -2,7 +2,7 @@
 // manager starts them, relays their events (output channel, Runs, Monitor, status bar) and
 // makes sure a trainer that dies without saying so leaves a failed run, not a "running" one.
 import { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
@@ -109,7 +109,7 @@ export class TrainerManager implements vscode.Disposable {
    * Writes the (validated, absolute-path) config to `<runsDir>/.pending/<time>.json` and starts
    * `adapt-lab train` on it. The pending file goes once the trainer has read it.
    */
-  start(config: RunConfig): RunSession {
+  start(config: RunConfig, torchrun?: { nproc: number }): RunSession {
     assertTrusted('Training'); // before anything is written into the workspace
     ensureRunsDir(config.runsDir); // a runsDir that is a file: a clear error, not a raw ENOTDIR
     const pendingDir = join(config.runsDir, '.pending');
@@ -117,13 +117,17 @@ export class TrainerManager implements vscode.Disposable {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const configPath = join(pendingDir, `${stamp}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.json`);
     writeJsonAtomic(configPath, config);
-    return this.launch(['train', configPath], config, configPath);
+    // torchrun: `adapt-lab launch` writes the launch folder into the run and runs PyTorch there.
+    const args = torchrun ? ['launch', configPath, '--torchrun', '--nproc', String(torchrun.nproc)] : ['train', configPath];
+    return this.launch(args, config, configPath);
   }
 
   /** `adapt-lab train --resume RUN_DIR`: continues from the run's latest checkpoint. */
   resume(runDir: string): RunSession {
     const rec = readRunRecord(runDir);
-    const session = this.launch(['train', '--resume', runDir], rec.config, undefined, runDir);
+    // A torchrun run (it has a launch folder) resumes on torchrun, with the processes it had.
+    const torchrun = existsSync(join(runDir, 'launch', 'launch.json'));
+    const session = this.launch(torchrun ? ['launch', '--resume', runDir, '--torchrun'] : ['train', '--resume', runDir], rec.config, undefined, runDir);
     session.name = rec.name;
     return session;
   }

@@ -59,6 +59,10 @@ export async function prepareLaunch(config: RunConfig): Promise<PreparedLaunch> 
     throw new Error(`${config.model}: the PyTorch trainer has the Llama, Mistral, Qwen2 and Qwen3 decoders without sliding windows; this is ${arch}${c.family === 'llama' && c.slidingWindow ? ' with a sliding window' : ''}: train it with \`adapt-lab train\``);
   }
   try {
+    const q = [...lm.model.external].find(([, m]) => !['F32', 'F16', 'BF16'].includes(m.type));
+    if (q) {
+      throw new Error(`${config.model}: tensor "${q[0]}" is ${q[1].type}; the PyTorch trainer reads F32, F16 and BF16 weights only: use an F16/F32 GGUF or the model's Hugging Face folder (or train this file with \`adapt-lab train\`)`);
+    }
     const tokenizer = lm.tokenizer;
     if (!tokenizer) throw new Error(`${config.model}: the model has no tokenizer`);
     const chat = chatFormatFor(lm.chatTemplate, tokenizer);
@@ -114,6 +118,8 @@ export function writeLaunchFolder(p: PreparedLaunch, o: LaunchFolderOptions): st
   const launch = {
     format: LAUNCH_FORMAT,
     name: o.runName,
+    // Processes per node it was launched with (a resume without --nproc uses it).
+    nproc: o.nproc,
     runDir: '..',
     model: {
       path: resolve(config.model),

@@ -5,7 +5,7 @@
 // (<run>/launch/), torchrun runs there, and the events its rank 0 writes are followed (printed
 // with --jsonl, a progress bar otherwise). --dry-run writes the launch folder and prints the
 // torchrun command line without running it. SIGINT/SIGTERM ask every rank to checkpoint and stop.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from '../args';
 import { loadRunConfig } from '../../engine/core/run-config';
@@ -17,7 +17,7 @@ import { openResume } from '../../engine/train/reliability';
 import { LAUNCH_DIR, prepareLaunch, writeLaunchFolder } from '../../engine/launch/prepare';
 import { runTorchrun } from '../../engine/launch/follow';
 import { commandLine, TorchrunOptions } from '../../engine/launch/torchrun';
-import { TrainerEvent } from '../../protocol/events';
+import { TrainerCommand, TrainerEvent } from '../../protocol/events';
 import { ProgressPrinter } from '../progress';
 
 /** The python/ folder beside dist/ (the built CLI) or .test-dist/ (the test bundle). */
@@ -34,6 +34,15 @@ function int(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+function launchedNproc(runDir: string): number | undefined {
+  try {
+    const n = (JSON.parse(readFileSync(join(runDir, LAUNCH_DIR, 'launch.json'), 'utf8')) as { nproc?: unknown }).nproc;
+    return typeof n === 'number' ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function launchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     torchrun: { type: 'boolean' }, nproc: { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
@@ -42,15 +51,19 @@ export async function launchCommand(args: string[]): Promise<number> {
   if (!values.torchrun) throw new Error('launch needs --torchrun (PyTorch under torchrun is the runtime it launches)');
   if (!values.resume && !positionals[0]) throw new Error('launch needs a CONFIG file (or --resume RUN_DIR)');
   const topo: TorchrunOptions = {
-    nproc: int(values.nproc, 'nproc') ?? 1,
+    // A resume without --nproc runs as many processes as the launch did.
+    nproc: int(values.nproc, 'nproc') ?? (values.resume ? launchedNproc(values.resume) : undefined) ?? 1,
     nnodes: int(values.nnodes, 'nnodes'),
     nodeRank: int(values['node-rank'], 'node-rank'),
     rdzvEndpoint: values['rdzv-endpoint'],
   };
   commandLine(topo); // checks the topology before anything is loaded or written
 
-  const printer = values.jsonl ? undefined : new ProgressPrinter();
+  // Forked by the extension with IPC: events go to it, and its stop arrives as a message.
+  const ipc = typeof process.send === 'function';
+  const printer = values.jsonl || ipc ? undefined : new ProgressPrinter();
   const emit = (e: TrainerEvent) => {
+    if (ipc && process.connected) process.send!(e, undefined, undefined, () => undefined);
     if (values.jsonl) process.stdout.write(`${JSON.stringify(e)}\n`);
     printer?.handle(e);
   };
@@ -63,6 +76,18 @@ export async function launchCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const onMessage = (m: unknown) => {
+    const c = m as TrainerCommand;
+    if (c?.type === 'stop') onSignal();
+    else if (c?.type === 'pause' || c?.type === 'resume') {
+      emit({ type: 'log', time: new Date().toISOString(), level: 'warn', message: 'a torchrun run cannot pause: Stop it (every rank checkpoints) and resume it later' });
+    }
+  };
+  if (ipc) {
+    process.on('message', onMessage);
+    // The parent went away: checkpoint and stop rather than train on unseen.
+    process.on('disconnect', onSignal);
+  }
   try {
     let run;
     let lock;
@@ -117,5 +142,10 @@ export async function launchCommand(args: string[]): Promise<number> {
     releaseIdentity(identity);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (ipc) {
+      process.off('message', onMessage);
+      process.off('disconnect', onSignal);
+      if (process.connected) process.disconnect();
+    }
   }
 }
