@@ -12,7 +12,9 @@ import datetime
 import hashlib
 import json
 import os
+import platform
 import shutil
+import sys
 import uuid
 
 from . import safetensors
@@ -181,6 +183,16 @@ def write_adapter(run_dir, tensors, config):
     return d
 
 
+def _machine():
+    mem = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"platform": sys.platform, "arch": platform.machine(), "cpus": os.cpu_count() or 0, "totalMemMiB": mem, "node": ""}
+
+
 class StandaloneRecord:
     """run.json kept by the trainer itself when no launcher owns it (a launch folder run by hand):
     created from launch.json's record template, status folded from the events as store.ts does."""
@@ -191,7 +203,7 @@ class StandaloneRecord:
             with open(self.path, encoding="utf-8") as f:
                 self.record = json.load(f)
         else:
-            self.record = dict(template, createdAt=now())
+            self.record = dict(template, createdAt=now(), machine=_machine())
         self.record.update(status="running", startedAt=now(), pid=trainer["pid"], trainer=trainer)
         for k in ("endedAt", "failure"):
             self.record.pop(k, None)

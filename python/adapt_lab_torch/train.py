@@ -208,13 +208,17 @@ class Trainer:
         if len(self.plan) < total:
             raise ValueError(f"{L['plan']} plans {len(self.plan)} steps, launch.json says {total}: write the launch folder again")
         self.step, self.best, self.bad_evals, self.last_checkpoint = 0, float("inf"), 0, None
+        # The Monitor's tokens and training-time axes continue across a resume (as meter.ts).
+        self.tokens_seen, self.elapsed_base = 0, 0.0
         resumed_from = self._resume() if self.resume else None
         self.last_checkpoint_at = time.monotonic()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
         started = dict(L["started"])
-        started.update(backend=self._backend_info(), **({"resumedFrom": resumed_from} if resumed_from is not None else {}))
+        # runDir is where this run folder is now (a launch folder may have been copied elsewhere).
+        started.update(runDir=self.run_dir, backend=self._backend_info(), **({"resumedFrom": resumed_from} if resumed_from is not None else {}))
+        self.started_at, self.cpu_at = time.monotonic(), (time.process_time(), time.monotonic())
         self.emit({"type": "started", **started})
         weights = sum(p.numel() * p.element_size() for p in self.model.parameters()) / 2 ** 20
         self.log(f"PyTorch {torch.__version__}: {d.world} process{'es' if d.world > 1 else ''} ({d.backend}, {d.device.type}); "
@@ -290,8 +294,13 @@ class Trainer:
             raise ValueError(f"loss became {step_loss} at step {self.step + 1}")
         self.step += 1
         seconds = time.perf_counter() - t0
+        self.tokens_seen += tokens
+        cpu, wall = time.process_time(), time.monotonic()
+        cpu_percent = 100 * (cpu - self.cpu_at[0]) / max(1e-9, wall - self.cpu_at[1])  # rank 0's process
+        self.cpu_at = (cpu, wall)
         self.emit({"type": "step", "step": self.step, "epoch": self.step / L["stepsPerEpoch"], "loss": step_loss, "lr": lr,
-                   "gradNorm": norm, "tokensPerSecond": tokens / seconds,
+                   "gradNorm": norm, "tokensPerSecond": tokens / seconds, "tokensSeen": self.tokens_seen,
+                   "elapsedSeconds": self.elapsed_base + (wall - self.started_at), "stepSeconds": seconds, "cpuPercent": cpu_percent,
                    "memory": {"rssMiB": rss_mib(), "heapMiB": 0, "numTensors": 0,
                               "tensorMiB": (torch.cuda.memory_allocated(d.device) / 2 ** 20) if d.cuda else 0}})
 
@@ -369,7 +378,8 @@ class Trainer:
             opt[f"m:{n}"] = to_ours(self.opt.m[n], tr)
             opt[f"v:{n}"] = to_ours(self.opt.v[n], tr)
         meta = {"step": self.step, "optimizerT": self.opt.t, "bestValLoss": self.best if self.best != float("inf") else None,
-                "badEvals": self.bad_evals, "seed": self.launch["seed"], "trainer": "pytorch"}
+                "badEvals": self.bad_evals, "seed": self.launch["seed"], "trainer": "pytorch",
+                "tokensSeen": self.tokens_seen, "elapsedSeconds": self.elapsed_base + (time.monotonic() - getattr(self, "started_at", time.monotonic()))}
         self.last_checkpoint = runstore.save_checkpoint(self.run_dir, self.step, tensors, opt, meta, best=best)
         self.emit({"type": "checkpoint", "step": self.step, "path": self.last_checkpoint, "best": best})
 
@@ -392,6 +402,8 @@ class Trainer:
         self.step = self._ck_step = int(state["step"])
         self.best = meta["bestValLoss"] if isinstance(meta.get("bestValLoss"), (int, float)) else float("inf")
         self.bad_evals = int(meta.get("badEvals", 0))
+        self.tokens_seen = int(meta.get("tokensSeen", 0) or 0)
+        self.elapsed_base = float(meta.get("elapsedSeconds", 0) or 0)
         self.last_checkpoint = path
         return self.step
 

@@ -105,6 +105,10 @@ describe('a torchrun run in the run store', function () {
     const worst = Math.max(...got.map((s) => Math.abs(s.loss - want[s.step - 1])));
     console.log(`      resumed from step ${from}, steps ${from + 1}-40 vs uninterrupted: max |Δ loss| ${worst.toExponential(2)}`);
     assert.ok(worst <= 1e-6, `resumed losses differ by ${worst}`);
+    // The Monitor's tokens axis continues across the resume.
+    const seen = new Map(steps(straight.events).map((s) => [s.step, s.tokensSeen]));
+    for (const s of got) assert.equal(s.tokensSeen, seen.get(s.step), `tokensSeen at step ${s.step}`);
+    assert.ok(got.every((s) => typeof s.elapsedSeconds === 'number' && typeof s.stepSeconds === 'number' && typeof s.cpuPercent === 'number'));
     assert.equal(readRunRecord(runDir).status, 'finished');
     assert.match(readFileSync(join(task.dir, 'runs', 'audit.jsonl'), 'utf8'), /"resumed"/);
   });
