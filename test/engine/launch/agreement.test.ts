@@ -55,6 +55,9 @@ describe('torchrun agrees with the local trainer', function () {
       const cfg = writeLaunchConfig(task.dir, model());
       const ours = await cliJsonl(['train', cfg]);
       assert.equal(ours.code, 0, ours.stderr);
+      // Our engine as most users run it too: wasm with the products on BLAS (when present).
+      const wasm = await cliJsonl(['train', writeLaunchConfig(task.dir, model(), {}, { backend: 'wasm' })]);
+      assert.equal(wasm.code, 0, wasm.stderr);
       const two = await cliJsonl(['launch', cfg, '--torchrun', '--nproc', '2']);
       assert.equal(two.code, 0, two.stderr.slice(-2000));
       const one = await cliJsonl(['launch', cfg, '--torchrun', '--nproc', '1']);
@@ -64,8 +67,10 @@ describe('torchrun agrees with the local trainer', function () {
       assert.equal(b.length, 20);
       assert.equal(c.length, 20);
       const vsOurs = maxDiff(a, b);
+      const vsWasm = maxDiff(losses(wasm.events), b);
       const oneVsTwo = maxDiff(b, c);
-      console.log(`      ${label}: max |Δ loss| torchrun×2 vs ours ${vsOurs.toExponential(2)}, 1 vs 2 processes ${oneVsTwo.toExponential(2)} (loss ${a[0].toFixed(3)} → ${a[19].toFixed(3)})`);
+      console.log(`      ${label}: max |Δ loss| torchrun×2 vs ours (cpu) ${vsOurs.toExponential(2)}, vs ours (wasm) ${vsWasm.toExponential(2)}, 1 vs 2 processes ${oneVsTwo.toExponential(2)} (loss ${a[0].toFixed(3)} → ${a[19].toFixed(3)})`);
+      assert.ok(vsWasm < 1e-5, `torchrun vs ours on wasm: ${vsWasm}`);
       assert.ok(a[19] < a[0] - 0.5, 'the run learns');
       assert.ok(vsOurs < 1e-5, `torchrun vs ours: ${vsOurs}`); // measured 7e-7 (stories260K), 4e-7 (adapt-lab-tiny)
       assert.ok(oneVsTwo < 1e-5, `1 vs 2 processes: ${oneVsTwo}`); // measured 1.8e-6, 5e-7
