@@ -71,7 +71,7 @@ export interface OpenOptions {
   height?: number;
 }
 
-export async function openWebview(browser: Browser, name: 'monitor' | 'compare' | 'preview', o: OpenOptions = {}): Promise<Webview> {
+export async function openWebview(browser: Browser, name: 'monitor' | 'compare' | 'preview' | 'experiments', o: OpenOptions = {}): Promise<Webview> {
   const context = await browser.newContext({ viewport: { width: o.width ?? 400, height: o.height ?? 900 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors: string[] = [];
