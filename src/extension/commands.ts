@@ -287,7 +287,8 @@ export class Commands {
   async compare(arg: RunArg | (RunNode | string)[], all?: RunNode[]): Promise<vscode.WebviewPanel | undefined> {
     let dirs: string[] = [];
     if (Array.isArray(arg)) dirs = arg.map((a) => (typeof a === 'string' ? a : a.runDir));
-    else if (all && all.length > 1) dirs = all.map((n) => n.runDir);
+    // A multi-selection may hold experiment nodes too (no runDir): only runs are compared.
+    else if (all && all.length > 1) dirs = all.filter((n) => n.runDir).map((n) => n.runDir);
     if (dirs.length < 2) {
       const nodes = this.s.runs.list();
       if (nodes.length < 2) throw new Error('compare needs at least two runs in this workspace');

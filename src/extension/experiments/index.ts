@@ -209,6 +209,13 @@ export function register(d: ExperimentDeps): ExperimentFeatures {
     c('adaptLab.continueExperiment', (arg?: ExperimentArg) => runCommand(arg)),
     c('adaptLab.stopExperiment', (arg?: ExperimentArg) => stop(arg)),
     c('adaptLab.showLeaderboard', (arg?: ExperimentArg) => showLeaderboard(arg)),
+    c('adaptLab.compareTrials', (arg?: ExperimentArg) => {
+      const dir = experimentDirOf(arg);
+      const state = dir ? readExperimentState(dir) : undefined;
+      const runDirs = (state?.trials ?? []).flatMap((t) => (t.runDir ? [t.runDir] : []));
+      if (runDirs.length < 2) throw new Error('compare needs at least two trials with a run');
+      return vscode.commands.executeCommand('adaptLab.compareRuns', runDirs);
+    }),
     c('adaptLab.promoteTrial', (arg?: TrialRunNode | string, action?: PromoteAction) => {
       const runDir = typeof arg === 'string' ? arg : arg?.runDir;
       if (!runDir) throw new Error('choose a trial in the Runs view (or a row of the leaderboard) to promote');

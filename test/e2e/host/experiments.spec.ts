@@ -107,5 +107,9 @@ describe('Experiments in the extension', function () {
     await vscode.commands.executeCommand('adaptLab.promoteTrial', best.runDir, 'activeRun');
     assert.equal(a.prompts.getActiveRun(), best.runDir);
     panel.dispose();
+    // Compare Trials: the experiment's runs in Compare Runs.
+    const compare = await vscode.commands.executeCommand<vscode.WebviewPanel>('adaptLab.compareTrials', dir);
+    assert.equal(compare?.title, 'Compare Runs (3)');
+    compare?.dispose();
   });
 });
