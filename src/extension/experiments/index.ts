@@ -117,7 +117,13 @@ export function register(d: ExperimentDeps): ExperimentFeatures {
     }
     const session = manager.start(file, runsDirFor(file));
     void session.ended.then((end) => report(session, end));
-    const dir = await Promise.race([session.started, session.ended.then((e) => Promise.reject(new Error(e.reason ?? `the experiment ended (${e.status})`)))]);
+    let dir: string;
+    try {
+      dir = await Promise.race([session.started, session.ended.then((e) => Promise.reject(new Error(e.reason ?? `the experiment ended (${e.status})`)))]);
+    } catch (e) {
+      // Refused before its first trial (a bad experiment file): the message names the file and field.
+      throw new Error(`experiment ${basename(file)} could not start: ${(e as Error).message}`);
+    }
     d.runs.refresh(0);
     void vscode.commands.executeCommand('adaptLab.runs.focus');
     leaderboards.show(dir);
@@ -129,6 +135,7 @@ export function register(d: ExperimentDeps): ExperimentFeatures {
     d.runs.refresh(0);
     leaderboards.refresh(0);
     if (end.status === 'failed') {
+      if (!session.dir) return; // run() reported it
       void showError(`experiment "${name}" failed: ${end.reason ?? 'see the log'}`, d.log, [session.file]);
       return;
     }
@@ -150,7 +157,13 @@ export function register(d: ExperimentDeps): ExperimentFeatures {
     else if (typeof arg === 'string') file = arg;
     file ??= await pickExperimentFile();
     if (!file) return undefined;
-    return run(file);
+    try {
+      return await run(file);
+    } catch (e) {
+      // With the file, so a message naming a line of it offers to open it there.
+      void showError((e as Error).message, d.log, [file]);
+      return undefined;
+    }
   }
 
   async function stop(arg?: ExperimentArg): Promise<void> {

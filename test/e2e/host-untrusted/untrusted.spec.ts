@@ -3,7 +3,7 @@
 // stories260K), a runs folder outside it (adaptLab.runsDir), and holds a run; none of it may
 // be read by a process, and no run may be started or listed.
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { api, moodData, sleep, workspaceDir } from '../host/util';
@@ -41,6 +41,16 @@ describe('Workspace trust (Restricted Mode)', () => {
       /Training is not available in Restricted Mode/);
     assert.equal(existsSync(runs) ? readdirSync(runs).length : 0, before, 'nothing written into the runs folder');
     assert.ok(!existsSync(join(runs, '.pending')), 'no pending config written');
+  });
+
+  it('no experiment: Run Experiment is refused before any process starts or anything is written', async () => {
+    const a = await api();
+    const file = join(workspaceDir(), 'sweep.experiment.json');
+    writeFileSync(file, JSON.stringify({ base: { model: 'model.gguf', data: { train: moodData().train } }, axes: { 'training.learningRate': [0.001, 0.002] } }));
+    const refused = await a.experiments.run(file).then(() => undefined, (e: Error) => e);
+    assert.match(String(refused?.message), /Run Experiment is not available in Restricted Mode/);
+    assert.equal(a.experiments.manager.active.length, 0);
+    assert.ok(!existsSync(join(workspaceDir(), '.adapt-lab', 'runs', 'experiments')), 'no experiment state written');
   });
 
   it('no inference worker for prompts', async () => {

@@ -93,6 +93,16 @@ describe('Experiments in the extension', function () {
     assert.ok(!top.some((n) => state.trials.some((t) => t.runDir === n.runDir)));
   });
 
+  it('a bad experiment file is refused with its file and field named, before any trial runs', async () => {
+    const a = await api();
+    const file = join(workspaceDir(), 'bad.experiment.json');
+    writeFileSync(file, JSON.stringify({ base: { model: join(REPO, 'models', 'adapt-lab-tiny'), data: { train: sample('train.jsonl') }, adapt: { lora: { rank: 4 } } }, axes: { 'training.learningRate': [0.001, -1] } }));
+    const refused = await a.experiments.run(file).then(() => undefined, (e: Error) => e);
+    assert.match(String(refused?.message), /experiment bad\.experiment\.json could not start: bad\.experiment\.json.*learningRate/s);
+    assert.equal(a.experiments.manager.active.length, 0);
+    assert.ok(!existsSync(join(workspaceDir(), '.adapt-lab', 'runs', 'experiments', 'bad')));
+  });
+
   it('the leaderboard opens for the experiment; Promote makes a trial the active run for prompts', async () => {
     const a = await api();
     const dir = join(workspaceDir(), '.adapt-lab', 'runs', 'experiments', 'host-sweep');
