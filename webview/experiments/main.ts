@@ -11,7 +11,7 @@ import { adoptCss, fmtNumber, h } from '../shared/dom';
 import { onThemeChange, palette, Palette } from '../shared/theme';
 import { vscodeApi } from '../shared/vscode';
 import { columns, fmtForgetting, fmtObjective, fmtPercent, nextSort, Sort, sortRows } from './table';
-import { ParallelData, parallelData, qualityColor } from './parallel';
+import { axisTitle, ParallelData, parallelData, qualityColor } from './parallel';
 import baseCss from '../shared/base.css';
 import pageCss from './experiments.css';
 
@@ -46,8 +46,9 @@ let data: ParallelData = { axes: [], lines: [] };
 
 // ------------------------------------------------------------------------------- the table
 
+/** One line per axis: its field's last name and the value. */
 const configText = (params: Record<string, unknown>, axes: string[]) =>
-  axes.filter((a) => a in params).map((a) => h('span', {}, `${a.split('.').pop()} `, h('b', {}, axisValueLabel(params[a])), '  '));
+  axes.filter((a) => a in params).map((a) => h('div', { class: 'param' }, h('span', { class: 'muted' }, `${axisTitle(a)} `), h('b', {}, axisValueLabel(params[a]))));
 
 /** The trial a row's Promote acts on: its best finished seed. */
 function bestTrialOf(row: LeaderboardRow, v: ExperimentView): ViewTrial | undefined {
@@ -60,8 +61,9 @@ function bestTrialOf(row: LeaderboardRow, v: ExperimentView): ViewTrial | undefi
 function promoteButtons(trial: ViewTrial | undefined): HTMLElement {
   const cell = h('td', { class: 'actions' });
   if (!trial) return cell;
-  const active = h('vscode-button', { icon: 'beaker', secondary: true, title: `Make trial ${trial.index + 1} the active run for prompts`, 'data-action': 'activeRun', 'data-trial': trial.index }, 'Set Active');
-  const exp = h('vscode-button', { icon: 'export', secondary: true, title: `Export trial ${trial.index + 1}`, 'data-action': 'export', 'data-trial': trial.index }, 'Export');
+  // Icon buttons (their titles say what they do): the table keeps its width for the figures.
+  const active = h('vscode-button', { icon: 'beaker', secondary: true, title: `Set as Active Run for Prompts: trial ${trial.index + 1}`, 'aria-label': 'Set as Active Run', 'data-action': 'activeRun', 'data-trial': trial.index });
+  const exp = h('vscode-button', { icon: 'export', secondary: true, title: `Export Run…: trial ${trial.index + 1}`, 'aria-label': 'Export Run', 'data-action': 'export', 'data-trial': trial.index });
   if (trial.status !== 'finished') active.setAttribute('disabled', '');
   active.addEventListener('click', () => vscode.postMessage({ type: 'promote', trial: trial.index, action: 'activeRun' }));
   exp.addEventListener('click', () => vscode.postMessage({ type: 'promote', trial: trial.index, action: 'export' }));

@@ -58,8 +58,15 @@ describe('Experiments: Run Experiment, the Runs view and the leaderboard (code-s
     const runsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) });
     const expRow = runsPane.locator('.monaco-list-row', { hasText: 'mood-sweep' }).first();
     await expRow.waitFor({ state: 'visible', timeout: 90_000 });
-    // Give the Runs view the side bar's height: fold the Layers view.
+    // Give the Runs view the side bar's height (fold the Layers view) and more width (drag its sash).
     await page.locator('.pane-header', { hasText: 'Layers' }).first().click();
+    const side = await page.locator('.part.sidebar').boundingBox();
+    if (side) {
+      await page.mouse.move(side.x + side.width + 1, side.y + side.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(side.x + side.width + 160, side.y + side.height / 2, { steps: 8 });
+      await page.mouse.up();
+    }
     const board = await frameWith('#leaderboard', 90_000);
 
     // Live: one trial trains ("running step n/8"), the later ones are queued.
@@ -83,8 +90,7 @@ describe('Experiments: Run Experiment, the Runs view and the leaderboard (code-s
     await page.screenshot({ path: screenshotPath('experiment-leaderboard-sorted.png') });
 
     // Parallel coordinates: learning rate, adapt and the objective; one line per trial.
-    const chart = board.locator('#parallel-chart');
-    await chart.scrollIntoViewIfNeeded();
+    await board.locator('section.parallel').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     assert.equal(await dataNumber(board, '#parallel-chart', 'axes'), 3);
     assert.equal(await dataNumber(board, '#parallel-chart', 'lines'), 4);
     await sleep(500);
