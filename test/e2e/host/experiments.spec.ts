@@ -3,6 +3,7 @@
 // trial checkpoints), Continue (the same experiment goes on where it stopped), the leaderboard
 // panel and Promote (a trial becomes the active run for prompts).
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -91,6 +92,48 @@ describe('Experiments in the extension', function () {
     // The trials' runs are under the experiment, not repeated at the top of the view.
     const top = a.runs.getChildren().filter((n): n is RunNode => 'record' in n && !('kind' in n));
     assert.ok(!top.some((n) => state.trials.some((t) => t.runDir === n.runDir)));
+  });
+
+  it('an experiment started from the CLI shows from its state.json, live; Stop signals its process; after a kill it shows as interrupted', async () => {
+    const a = await api();
+    const file = join(workspaceDir(), 'cli-sweep.experiment.json');
+    writeFileSync(file, JSON.stringify({
+      name: 'cli-sweep',
+      base: {
+        model: join(REPO, 'models', 'adapt-lab-tiny'), data: { train: sample('train.jsonl'), validation: sample('validation.jsonl') },
+        adapt: { lora: { rank: 4, targetModules: ['q_proj'] } }, training: { maxSteps: 400, batchSize: 4, maxLength: 48, evalEvery: 50, checkpointEvery: 5 },
+      },
+      axes: { 'training.learningRate': [0.002, 0.004] }, stopping: 'none',
+    }));
+    const runsDir = join(workspaceDir(), '.adapt-lab', 'runs');
+    const dir = join(runsDir, 'experiments', 'cli-sweep');
+    const cli = () => spawn(process.execPath, [join(REPO, 'dist', 'cli.js'), 'experiment', file, '--runs-dir', runsDir], { stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    const node = () => a.experiments.section.list(a.runsDirs()).find((n) => n.dir === dir);
+    let child = cli();
+    try {
+      const live = await waitFor('the CLI\'s experiment running in the tree, its step read from the trial\'s metrics', () => {
+        const t = node()?.view?.trials[0];
+        return node()?.view?.status === 'running' && t && /^running step \d+\/400$/.test(t.label) ? node() : undefined;
+      }, 120_000, 500);
+      assert.ok(a.runs.getChildren().some((n) => (n as ExperimentNode).dir === dir), 'a root of the Runs view');
+      assert.equal(a.experiments.manager.active.length, 0, 'not run by this window');
+      assert.equal(live!.view!.trials[1].label, 'queued');
+      await vscode.commands.executeCommand('adaptLab.stopExperiment', dir);
+      const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+      assert.equal(code, 0, 'stopped by SIGTERM, cleanly');
+      assert.equal(stateOf(dir).status, 'stopped');
+
+      child = cli();
+      await waitFor('running again', () => node()?.view?.status === 'running' && stateOf(dir).process?.pid === child.pid, 120_000, 500);
+      child.kill('SIGKILL');
+      await new Promise((res) => child.on('close', res));
+      const killed = await waitFor('interrupted once its process is gone', () => (node()?.view?.status === 'interrupted' ? node() : undefined), 20_000, 500);
+      assert.equal(stateOf(dir).status, 'running', 'state.json still says running');
+      assert.equal(a.runs.getTreeItem(killed!).contextValue, 'experiment-interrupted');
+      assert.match(killed!.view!.trials[0].label, /^interrupted at step \d+/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('a bad experiment file is refused with its file and field named, before any trial runs', async () => {
