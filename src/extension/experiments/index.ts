@@ -84,6 +84,16 @@ export function register(d: ExperimentDeps): ExperimentFeatures {
     follow();
   }));
 
+  // state.json changes at each trial's start, evaluation and end; the running trial's step of an
+  // experiment run elsewhere is read from its metrics, so the view is re-read every 2 s meanwhile.
+  const poll = setInterval(() => {
+    if (section.runningElsewhere) {
+      d.runs.refresh(0);
+      leaderboards.refresh(0);
+    }
+  }, 2000);
+  subs.push({ dispose: () => clearInterval(poll) });
+
   // Experiments run from anywhere (the CLI, another window) show through their state.json.
   const watchers: vscode.Disposable[] = [];
   const watch = () => {

@@ -69,16 +69,22 @@ export class ExperimentsSection implements RunsSection {
     return isExperimentTreeNode(node);
   }
 
+  /** Set by list(): an experiment runs in another process (the CLI, another window), so its steps show only by polling. */
+  runningElsewhere = false;
+
   /** Every experiment under the runs folders, read now. */
   list(runsDirs: string[]): ExperimentNode[] {
     const out: ExperimentNode[] = [];
+    let elsewhere = false;
     for (const runsDir of runsDirs) {
       for (const l of listExperiments(runsDir)) {
         const session = this.manager.sessionFor(l.dir);
         const view = l.state ? experimentView(l.dir, l.state, { live: !!session, progress: session?.progress }) : undefined;
         out.push({ kind: 'experiment', dir: l.dir, runsDir, view, problem: l.problem, updatedAt: l.state?.updatedAt });
+        if (view?.status === 'running' && !session) elsewhere = true;
       }
     }
+    this.runningElsewhere = elsewhere;
     return out;
   }
 
