@@ -12,7 +12,8 @@ import { SessionEnd } from './trainer';
 
 export const SAMPLES_FOLDER = 'adapt-lab-samples';
 export const EMBEDDED_MODEL = join('models', 'adapt-lab-tiny');
-const DATA_FILES = ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt', 'replay.txt'] as const;
+// demo.experiment.json names demo.config.json as its base: Run Experiment works on the copies as they are.
+const DATA_FILES = ['train.jsonl', 'validation.jsonl', 'demo.prompts.jsonl', 'probe.txt', 'replay.txt', 'demo.experiment.json'] as const;
 const CONFIG = 'demo.config.json';
 
 export interface SampleFiles {
