@@ -23,9 +23,9 @@ export function columns(objectiveHigherIsBetter: boolean, metric: string): Colum
     { key: 'objective', label: `objective (${metric})`, value: (r) => r.objective?.mean ?? null, higherIsBetter: objectiveHigherIsBetter },
     { key: 'accuracy', label: 'accuracy', value: (r) => r.accuracy, higherIsBetter: true },
     { key: 'forgetting', label: 'forgetting', value: (r) => r.forgettingPercent, higherIsBetter: false },
-    { key: 'trainable', label: 'trainable params', value: (r) => r.trainableParams, higherIsBetter: false },
+    { key: 'trainable', label: 'trainable', value: (r) => r.trainableParams, higherIsBetter: false },
     { key: 'secondsPerStep', label: 's / step', value: (r) => r.secondsPerStep, higherIsBetter: false },
-    { key: 'peakMemory', label: 'peak memory', value: (r) => r.peakRssMiB, higherIsBetter: false },
+    { key: 'peakMemory', label: 'peak RSS', value: (r) => r.peakRssMiB, higherIsBetter: false },
   ];
 }
 

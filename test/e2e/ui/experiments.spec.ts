@@ -64,7 +64,7 @@ describe('Experiments: Run Experiment, the Runs view and the leaderboard (code-s
     if (side) {
       await page.mouse.move(side.x + side.width + 1, side.y + side.height / 2);
       await page.mouse.down();
-      await page.mouse.move(side.x + side.width + 160, side.y + side.height / 2, { steps: 8 });
+      await page.mouse.move(side.x + side.width + 90, side.y + side.height / 2, { steps: 8 });
       await page.mouse.up();
     }
     const board = await frameWith('#leaderboard', 90_000);
