@@ -104,7 +104,8 @@ export async function adaptModelFlow(d: AdaptFlowDeps): Promise<AdaptPlan | unde
   infoP.catch(() => undefined);
 
   // 2. dataset
-  const train = await pickDataset({ title: `${TITLE}: training data`, step: 2, totalSteps: STEPS });
+  const train = await pickDataset({ title: `${TITLE}: training data`, step: 2, totalSteps: STEPS }, undefined,
+    (data) => void vscode.commands.executeCommand('adaptLab.previewTrainingData', { model, data, preserveFocus: true }));
   if (!train) return undefined;
   const validation = siblingValidation(train);
 

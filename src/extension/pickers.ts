@@ -63,7 +63,7 @@ export interface StepTitle {
  * A quick pick that resolves with the accepted item, or undefined when dismissed. `later`, when
  * given, replaces the items once it resolves (busy until then), keeping the active item.
  */
-export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTitle & { placeholder: string; activeIndex?: number }, later?: Promise<T[]>): Promise<T | undefined> {
+export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTitle & { placeholder: string; activeIndex?: number; onButton?: (item: T) => void }, later?: Promise<T[]>): Promise<T | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<T>();
     qp.title = opts.title;
@@ -88,6 +88,7 @@ export function pickOne<T extends vscode.QuickPickItem>(items: T[], opts: StepTi
       if (!done) resolve(undefined);
       qp.dispose();
     });
+    qp.onDidTriggerItemButton((e) => opts.onButton?.(e.item));
     if (later) {
       qp.busy = true;
       later.then((next) => {
@@ -163,17 +164,19 @@ export async function findDataFiles(): Promise<vscode.Uri[]> {
   });
 }
 
-/** Dataset step. */
-export async function pickDataset(t: StepTitle, placeholder = 'Which training data? (JSONL prompt/completion or messages, or plain text)'): Promise<string | undefined> {
+/** Dataset step; `preview`, when given, puts a Preview button on each file (the quick pick stays open). */
+export async function pickDataset(t: StepTitle, placeholder = 'Which training data? (JSONL prompt/completion or messages, or plain text)', preview?: (path: string) => void): Promise<string | undefined> {
   const files = await findDataFiles();
+  const previewButton = { iconPath: new vscode.ThemeIcon('eye'), tooltip: 'Preview Training Data: this file as training tokenizes it with the chosen model' };
   const items: PathItem[] = files.map((u) => ({
     label: `$(file) ${basename(u.fsPath)}`,
     description: vscode.workspace.asRelativePath(dirname(u.fsPath), true),
     path: u.fsPath,
+    ...(preview ? { buttons: [previewButton] } : {}),
   }));
   if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: '$(folder-opened) Browse…', browse: 'gguf' });
-  const picked = await pickOne(items, { ...t, placeholder: files.length ? placeholder : 'No .jsonl or .txt files in this workspace: browse for one' });
+  const picked = await pickOne(items, { ...t, placeholder: files.length ? placeholder : 'No .jsonl or .txt files in this workspace: browse for one', onButton: (i) => i.path && preview?.(i.path) });
   if (!picked) return undefined;
   if (picked.path) return picked.path;
   const uris = await vscode.window.showOpenDialog({ title: 'Choose training data', canSelectMany: false, filters: { 'Training data': ['jsonl', 'txt', 'json'] }, openLabel: 'Use Data' });

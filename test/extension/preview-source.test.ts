@@ -15,6 +15,7 @@ describe('extension/preview: what is previewed', () => {
     assert.deepEqual(targetOf({ scheme: 'untitled', fsPath: 'Untitled-1' }), {});
     assert.deepEqual(targetOf({ model: '/m.gguf', data: '/w/a.jsonl' }), { model: '/m.gguf', data: '/w/a.jsonl' });
     assert.deepEqual(targetOf({ model: 3, data: '' }), {});
+    assert.deepEqual(targetOf({ model: '/m.gguf', data: '/w/a.jsonl', preserveFocus: true }), { model: '/m.gguf', data: '/w/a.jsonl', preserveFocus: true });
     assert.deepEqual(targetOf(undefined), {});
   });
 

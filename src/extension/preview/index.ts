@@ -1,7 +1,7 @@
 // Preview Training Data: a data file rendered as training sees it with a chosen model — its
 // chat template, its tokenizer — with the trained tokens highlighted. From the command palette,
-// a data file's context menu in the Explorer or its editor title, or from code with
-// {model, data}.
+// a data file's context menu in the Explorer or its editor title, the eye button on a file in
+// Adapt Model's data step, or from code with {model, data, preserveFocus}.
 import * as vscode from 'vscode';
 import { Runtime } from '../cli';
 import { registerGuarded } from '../commands';
@@ -31,7 +31,7 @@ export function registerPreview(d: PreviewDeps): PreviewPanel {
     if (!data) return undefined;
     const model = target.model ?? await pickModel(d.context.extensionPath, d.context.globalState, { title: `${TITLE}: model (its chat template and tokenizer)`, step: 2, totalSteps: 2 }, d.currentModel());
     if (!model) return undefined;
-    return panel.show(model, data);
+    return panel.show(model, data, target.preserveFocus);
   }, d.log));
   return panel;
 }

@@ -25,18 +25,18 @@ export class PreviewPanel {
    * Opens (or reuses) the panel on `data` tokenized by `model`; resolves with what it shows,
    * rejects with the CLI's message (which the page shows too), undefined when superseded.
    */
-  async show(model: string, data: string): Promise<PreviewPayload | undefined> {
-    const panel = this.ensurePanel();
-    panel.reveal(undefined, false);
+  async show(model: string, data: string, preserveFocus = false): Promise<PreviewPayload | undefined> {
+    const panel = this.ensurePanel(preserveFocus);
+    panel.reveal(undefined, preserveFocus);
     this.shown = { model, data, examples: FIRST_EXAMPLES };
     const r = await this.load();
     if (r instanceof Error) throw r;
     return r;
   }
 
-  private ensurePanel(): vscode.WebviewPanel {
+  private ensurePanel(preserveFocus: boolean): vscode.WebviewPanel {
     if (this.panel) return this.panel;
-    const panel = vscode.window.createWebviewPanel(PREVIEW_VIEW_TYPE, 'Training Data Preview', vscode.ViewColumn.Active,
+    const panel = vscode.window.createWebviewPanel(PREVIEW_VIEW_TYPE, 'Training Data Preview', { viewColumn: vscode.ViewColumn.Active, preserveFocus },
       { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false });
     panel.webview.onDidReceiveMessage((raw: unknown) => {
       let m;

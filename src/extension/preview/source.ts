@@ -16,6 +16,8 @@ export const MORE_EXAMPLES = 10;
 export interface PreviewTarget {
   model?: string;
   data?: string;
+  /** Open beside what has the focus without taking it (from Adapt Model's data step). */
+  preserveFocus?: boolean;
 }
 
 export function targetOf(arg: unknown): PreviewTarget {
@@ -26,6 +28,7 @@ export function targetOf(arg: unknown): PreviewTarget {
   return {
     ...(typeof o.model === 'string' && o.model ? { model: o.model } : {}),
     ...(typeof o.data === 'string' && o.data ? { data: o.data } : {}),
+    ...(o.preserveFocus === true ? { preserveFocus: true } : {}),
   };
 }
 

@@ -130,4 +130,21 @@ describe('Preview Training Data (code-server, Chromium)', function () {
     assert.equal(await frame.$('#template'), null, 'prompt/completion data is not rendered with a template');
     await page.screenshot({ path: screenshotPath('template-preview-explorer.png') });
   });
+
+  it("Adapt Model's data step previews a file with the model just chosen, and stays open", async () => {
+    await runCommand('Adapt Lab: Adapt Model');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Adapt Model: base model' }).waitFor({ state: 'visible', timeout: 60_000 });
+    await pick(model);
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Adapt Model: training data' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'chat.jsonl' }).first();
+    await row.hover();
+    await row.locator('.action-label.codicon-eye').click();
+    const frame = await frameWith('#format[data-format="messages"]');
+    const shown = await drawn(frame, 5);
+    assert.deepEqual(shown.map((e) => e.count), cliPreview(chatFile, 5).examples.map((e) => e.count));
+    assert.equal(await frame.getAttribute('#template', 'data-name'), 'ChatML');
+    assert.ok(await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Adapt Model: training data' }).isVisible(), 'the flow waits on its data step');
+    await page.screenshot({ path: screenshotPath('template-preview-adapt-model.png') });
+    await page.keyboard.press('Escape');
+  });
 });
