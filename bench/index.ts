@@ -24,7 +24,7 @@ import { benchPrompts } from './prompts';
 import { benchCatalogue } from './catalogue';
 import { fmt, max, median, mib, round, table, nowMs } from './stats';
 import { quantSection, runQuantCase } from './quant';
-import { runScaleCase, scaleSection } from './scale';
+import { runScaleCase, scaleSection, TORCH_SCALE_SCRIPT } from './scale';
 import { torchrunSection } from './torchrun';
 import { setBlasThreads, blasThreadsPerWorker } from '../src/engine/native';
 
@@ -395,7 +395,7 @@ async function main(): Promise<void> {
   if (a.only.has('quant')) quantSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 30 * 60_000 });
   if (a.only.has('catalogue')) await benchCatalogue({ json: a.json });
   if (a.only.has('scale')) {
-    const t = a.torch ? checkTorch() : { ok: false, reason: '--no-torch' };
+    const t = a.torch ? checkTorch(TORCH_SCALE_SCRIPT) : { ok: false, reason: '--no-torch' };
     if (!t.ok) rep.note('scale', `torch side skipped: ${t.reason}`);
     scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps, recompute: a.recompute });
   }

@@ -33,8 +33,9 @@ export interface TorchCheck {
   version?: string;
 }
 
-export function checkTorch(): TorchCheck {
-  if (!existsSync(TORCH_SCRIPT)) return { ok: false, reason: `${TORCH_SCRIPT} not found` };
+/** Whether torch runs here, with `script` (default the GPT reference) present. */
+export function checkTorch(script = TORCH_SCRIPT): TorchCheck {
+  if (!existsSync(script)) return { ok: false, reason: `${script} not found` };
   if (!existsSync(PYTHON)) return { ok: false, reason: `${PYTHON} not found` };
   const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: torchEnv(), timeout: 120_000 });
   if (r.status !== 0) {

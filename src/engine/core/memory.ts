@@ -8,8 +8,30 @@ import { ModelConfig } from './model-config';
 
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 
-/** Node, TensorFlow.js and the wasm module before any model: measured ~150-200 MiB resident here. */
-export const RUNTIME_BYTES = 200 * 2 ** 20;
+/**
+ * Resident memory besides the heap and the external weights (Node, TensorFlow.js, koffi, the wasm
+ * module): 69-101 MiB in the measurements below.
+ */
+export const RUNTIME_BYTES = 120 * 2 ** 20;
+
+/** A heap's size before anything is allocated (the wasm module's initial memory). */
+const HEAP_START = 16 * 2 ** 20;
+
+/*
+ * Calibration: `npm run bench -- --only scale` (Llama shapes, LoRA r8 on q/v, batch 1 × 256 tokens,
+ * BF16 weights outside the heap) and the train bench (GPT-2 shapes), wasm heap sizes measured after
+ * the steps (the heap only grows, so its size is the peak):
+ *   llama-20m  (d 512, 4 layers, vocab 16384): kept 357.5 MiB, recomputed 212.8
+ *   llama-200m (d 1024, 8 layers, vocab 32000): kept 1306 MiB, recomputed 434.1
+ *   GPT-2 tiny (d 128, 4 layers, 512 tokens a thread): 172 MiB; small (d 384, 6 layers, 512 tokens): 1402 MiB
+ * A block keeps about 2.8 times the float32 values of perLayerToken per token on the Llama path (3
+ * below); one recomputed block and its gradients about 7.2 times (7.5 below); the head and the loss
+ * about 2.1 vocabulary rows (3 below). GPT-2's blocks keep more: 5.4 times on the small shape (5.5
+ * below; the tiny shape is then overestimated by about 1.8×).
+ */
+const KEPT_PER_BLOCK = { llama: 3, gpt2: 5.5 };
+const RECOMPUTED_BLOCK = { llama: 7.5, gpt2: 13 };
+const HEAD_ROWS = 3;
 
 export interface MemoryEstimate {
   /** The whole run, resident: the runtime, every thread's heap and the weights outside them. */
@@ -56,10 +78,12 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
   const perLayerToken = 16 * c.hidden + 5 * I + 3 * c.heads * T;
   const trainedLayers = c.layers - o.firstTrainableLayer;
   // Kept for backward: the trained blocks and the head; one more block's worth in flight. With
-  // recomputation each trained block keeps its input, and one block's worth is recomputed (plus
-  // its gradients) at a time.
-  const blocks = o.recompute ? trainedLayers * c.hidden + 2 * perLayerToken : (trainedLayers + 1) * perLayerToken;
-  const activations = 4 * tokens * (blocks + 3 * c.vocabSize);
+  // recomputation each trained block keeps its input, and one block is recomputed (with its
+  // gradients) at a time. Factors measured (above).
+  const blocks = o.recompute
+    ? trainedLayers * c.hidden + RECOMPUTED_BLOCK[c.family] * perLayerToken
+    : (trainedLayers + 1) * KEPT_PER_BLOCK[c.family] * perLayerToken;
+  const activations = 4 * tokens * (blocks + HEAD_ROWS * c.vocabSize);
   const externalBytes = o.externalBytes ?? 0;
   // External weights read without BLAS go through a float32 temporary and its transpose in the
   // heap (64 MiB at most each); on BLAS through one 4 MiB scratch outside it.
@@ -67,9 +91,9 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
   const weights = (o.heapWeightBytes ?? 4 * o.totalParams) + temporaries;
   const external = externalBytes > 0 ? externalBytes + (o.blas ? 4 * 2 ** 20 : 0) : 0;
   const optimizer = 4 * 3 * o.trainableParams; // m, v and the gradient
-  const heapBytes = activations + weights + optimizer;
+  const heapBytes = HEAP_START + activations + weights + optimizer;
   // A worker: its replica of the heap weights, its activations and its gradients.
-  const worker = activations + weights + 4 * o.trainableParams;
+  const worker = HEAP_START + activations + weights + 4 * o.trainableParams;
   return { bytes: RUNTIME_BYTES + heapBytes + (threads - 1) * worker + external, heapBytes, activations, weights, external, optimizer, threads };
 }
 

@@ -59,8 +59,9 @@ export interface LoadOptions {
 /**
  * Float32 size above which F16/BF16 weights stay in their encoding on BLAS: a quarter of the wasm
  * heap. Below it they are decoded once at load, as before: a product then reads float32 instead of
- * decoding a block first (measured: decoding a token of a BF16 model costs about 2.5× on the
- * decoded weights; a 256-token training step a few percent).
+ * decoding a block first. Measured on a 20 M-parameter BF16 Llama (load 4-9 on 2 cores): a
+ * generated token 56-94 ms outside vs 23-32 ms decoded, a LoRA step of 256 tokens 668 vs 645 ms
+ * (medians of 4) — the step's rows share each decoding, a token's one row does not.
  */
 export const EXTERNAL_HALF_ABOVE = 2 ** 30;
 
