@@ -400,7 +400,7 @@ async function main(): Promise<void> {
     scaleSection(rep, { quick: a.quick, backend: choice.name, timeoutMs: 40 * 60_000, torch: t.ok, shapes: a.shapes, steps: a.steps, recompute: a.recompute });
   }
 
-  if (a.only.has('torchrun')) await torchrunSection(rep, { quick: a.quick, backend: a.backend, steps: a.steps, warmup: a.warmup });
+  if (a.only.has('torchrun')) await torchrunSection(rep, { quick: a.quick, backend: a.backend, steps: a.steps, warmup: a.warmup, rounds: a.rounds });
 
   const heap = wasmHeapBytes();
   rep.emit({ name: 'done', seconds: round((nowMs() - t0) / 1000), parentPeakRssMiB: round(process.resourceUsage().maxRSS / 1024), parentWasmHeapMiB: heap !== undefined ? round(mib(heap)) : null });

@@ -98,8 +98,22 @@ def _tensor(data, name, t, shape, at, path):
     return arr.reshape(shape).astype(np.float32)
 
 
-def hf_name(name):
-    for pattern, repl in LLAMA_NAMES:
+GPT2_NAMES = [
+    (r"^token_embd\.weight$", "transformer.wte.weight"),
+    (r"^position_embd\.weight$", "transformer.wpe.weight"),
+    (r"^output_norm\.(weight|bias)$", r"transformer.ln_f.\1"),
+    (r"^output\.weight$", "lm_head.weight"),
+    (r"^blk\.(\d+)\.attn_norm\.(weight|bias)$", r"transformer.h.\1.ln_1.\2"),
+    (r"^blk\.(\d+)\.attn_qkv\.(weight|bias)$", r"transformer.h.\1.attn.c_attn.\2"),
+    (r"^blk\.(\d+)\.attn_output\.(weight|bias)$", r"transformer.h.\1.attn.c_proj.\2"),
+    (r"^blk\.(\d+)\.ffn_norm\.(weight|bias)$", r"transformer.h.\1.ln_2.\2"),
+    (r"^blk\.(\d+)\.ffn_up\.(weight|bias)$", r"transformer.h.\1.mlp.c_fc.\2"),
+    (r"^blk\.(\d+)\.ffn_down\.(weight|bias)$", r"transformer.h.\1.mlp.c_proj.\2"),
+]
+
+
+def hf_name(name, table=LLAMA_NAMES):
+    for pattern, repl in table:
         if re.match(pattern, name):
             return re.sub(pattern, repl, name)
     return None
@@ -113,15 +127,18 @@ def unpermute_rope(w, heads):
 
 
 def load_weights(path, config):
-    """{Hugging Face name: float32 array in Hugging Face's layout} of a Llama-lineage GGUF file."""
+    """{Hugging Face name: float32 array in Hugging Face's layout} of a Llama-lineage or GPT-2 GGUF file."""
     meta, infos, data = read(path)
     arch = meta.get("general.architecture")
+    gpt2 = config.get("family") == "gpt2"
     out = {}
     for name, (t, shape, at) in infos.items():
-        hf = hf_name(name)
+        hf = hf_name(name, GPT2_NAMES if gpt2 else LLAMA_NAMES)
         if hf is None:
             continue
         w = _tensor(data, name, t, shape, at, path)
+        if gpt2 and w.ndim == 2 and re.search(r"\.(c_attn|c_proj|c_fc)\.weight$", hf):
+            w = np.ascontiguousarray(w.T)  # GGUF keeps [out, in]; Hugging Face's Conv1D is [in, out]
         m = re.search(r"self_attn\.(q|k)_proj\.(weight|bias)$", hf)
         if arch == "llama" and m:
             w = unpermute_rope(w, config["heads"] if m.group(1) == "q" else config["kvHeads"])

@@ -132,7 +132,7 @@ class LlamaForCausalLM(nn.Module):
         super().__init__()
         refused = [k for k in ("slidingWindow", "gemma") if c.get(k)]
         if c.get("family") != "llama" or refused or c.get("arch", "llama") not in ("llama", "mistral", "qwen2", "qwen3"):
-            raise ValueError(f"the PyTorch trainer has the Llama, Qwen2 and Qwen3 decoders; this model is "
+            raise ValueError(f"the PyTorch trainer has the Llama, Mistral, Qwen2, Qwen3 and GPT-2 decoders; this model is "
                              f"{c.get('arch', c.get('family'))}{' with ' + ', '.join(refused) if refused else ''}: train it with `adapt-lab train`")
         self.config = c
         self.model = Decoder(c)
@@ -162,15 +162,7 @@ class LlamaForCausalLM(nn.Module):
         h = self.model.norm(h)
         return h @ self.model.embed_tokens.weight.t() if self.tied else self.lm_head(h)
 
-    def load_hf_weights(self, weights, source):
-        """Copies {Hugging Face name: array} into the modules; every parameter must be there."""
-        own = dict(self.named_parameters())
-        missing = [n for n in own if n not in weights]
-        if missing:
-            raise ValueError(f"{source}: no tensor \"{missing[0]}\"" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-        with torch.no_grad():
-            for name, p in own.items():
-                w = torch.from_numpy(np.ascontiguousarray(weights[name]))
-                if tuple(w.shape) != tuple(p.shape):
-                    raise ValueError(f"{source}: tensor \"{name}\" is {list(w.shape)}, expected {list(p.shape)}")
-                p.copy_(w)
+    @property
+    def embed_tokens(self):
+        return self.model.embed_tokens
+

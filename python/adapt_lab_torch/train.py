@@ -26,7 +26,7 @@ import torch.distributed as dist
 
 from . import gguf, runstore, safetensors
 from .data import Shard, pack, share
-from .llama import LlamaForCausalLM
+from .models import build, load_hf_weights
 from .lora import add_lora
 from .optim import AdamW, learning_rate
 
@@ -89,9 +89,9 @@ def load_base(launch, folder):
 def build_model(launch, folder, device):
     """The base model with LoRA adapters and unfrozen parameters, and the trainable list in the
     engine's order: (checkpoint name, tensor, transposed in our checkpoints?, options)."""
-    model = LlamaForCausalLM(launch["model"]["config"])
+    model = build(launch["model"]["config"])
     weights, path = load_base(launch, folder)
-    model.load_hf_weights(weights, path)
+    load_hf_weights(model, weights, path)
     for p in model.parameters():
         p.requires_grad_(False)
     lora = launch.get("lora")
@@ -240,7 +240,7 @@ class Trainer:
                 break
         if self.last_checkpoint_step != self.step:
             self.checkpoint(False)
-        if d.rank == 0 and L.get("lora"):
+        if d.rank == 0:
             self.write_adapter()
         best = self.best if self.best != float("inf") else None
         if stop_early:
@@ -309,7 +309,7 @@ class Trainer:
         noise = self.t["embeddingNoise"]
         if noise <= 0:
             return self.net(ids)
-        emb = self.model.model.embed_tokens
+        emb = self.model.embed_tokens
         scale = noise / (ids.shape[1] * self.model.config["hidden"]) ** 0.5
         handle = emb.register_forward_hook(lambda _m, _i, out: out + torch.empty_like(out).uniform_(-scale, scale))
         try:
@@ -408,11 +408,16 @@ class Trainer:
         return self.step
 
     def write_adapter(self):
+        """The PEFT adapter, as our export writes it: LoRA factors, and modules holding trained base
+        parameters saved whole (modules_to_save), in Hugging Face's layout."""
         out = {}
-        for mod in self.launch["lora"]["modules"]:
+        for mod in (self.launch.get("lora") or {}).get("modules", []):
             layer = self.model.get_submodule(mod)
             out[f"base_model.model.{mod}.lora_A.weight"] = layer.lora_A.weight.detach().float().cpu().numpy()
             out[f"base_model.model.{mod}.lora_B.weight"] = layer.lora_B.weight.detach().float().cpu().numpy()
+        for mod in self.launch["adapterConfig"].get("modules_to_save") or []:
+            for name, p in self.model.get_submodule(mod).named_parameters(recurse=False):
+                out[f"base_model.model.{mod}.{name}"] = p.detach().float().cpu().numpy()
         runstore.write_adapter(self.run_dir, out, self.launch["adapterConfig"])
 
     # -------------------------------------------------------------------- stopping

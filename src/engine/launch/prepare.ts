@@ -54,9 +54,9 @@ export async function prepareLaunch(config: RunConfig): Promise<PreparedLaunch> 
   const lm = await loadModel(config.model);
   const c = lm.model.config;
   const arch = c.family === 'llama' ? c.arch ?? 'llama' : c.family;
-  if (c.family !== 'llama' || !['llama', 'mistral', 'qwen2', 'qwen3'].includes(arch) || c.slidingWindow) {
+  if (c.family === 'llama' && (!['llama', 'mistral', 'qwen2', 'qwen3'].includes(arch) || c.slidingWindow)) {
     lm.model.dispose();
-    throw new Error(`${config.model}: the PyTorch trainer has the Llama, Mistral, Qwen2 and Qwen3 decoders without sliding windows; this is ${arch}${c.family === 'llama' && c.slidingWindow ? ' with a sliding window' : ''}: train it with \`adapt-lab train\``);
+    throw new Error(`${config.model}: the PyTorch trainer has the Llama, Mistral, Qwen2, Qwen3 (without sliding windows) and GPT-2 decoders; this is ${arch}${c.slidingWindow ? ' with a sliding window' : ''}: train it with \`adapt-lab train\``);
   }
   try {
     const q = [...lm.model.external].find(([, m]) => !['F32', 'F16', 'BF16'].includes(m.type));

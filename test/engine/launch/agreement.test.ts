@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { sharedPath } from '../../helpers/shared';
 import { moodTask } from '../../helpers/tasks';
 import { cliJsonl, requireTorchrun } from '../../helpers/torchrun';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { StepEvent, TrainerEvent } from '../../../src/protocol/events';
 import { readSafetensors } from '../../../src/engine/core/formats/safetensors';
 import { selectBackend } from '../../../src/engine/backend';
@@ -24,6 +24,8 @@ import { accumulateGrads } from '../../../src/engine/train/step';
 import { loadRunConfig } from '../../../src/engine/core/run-config';
 import { Rng } from '../../../src/engine/random';
 import { tf } from '../../../src/engine/tf';
+import { writeRandomModel } from '../../helpers/random-model';
+import { exportRun } from '../../../src/engine/export';
 
 const MODELS = {
   stories260K: () => sharedPath('models/stories260K/stories260K.gguf'),
@@ -80,6 +82,39 @@ describe('torchrun agrees with the local trainer', function () {
       assert.deepEqual(two.events.at(-1)?.type, 'finished');
     });
   }
+
+  it('GPT-2 (a random HF folder; LoRA on the Conv1D c_attn and c_fc, ln_2 of the last block unfrozen): 20 steps of torchrun --nproc_per_node 2 match our engine\'s losses', async () => {
+    const task = moodTask(40);
+    const m = await writeRandomModel(join(task.dir, 'gpt2'), {
+      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: 64, n_layer: 2, n_head: 4, n_positions: 128, layer_norm_epsilon: 1e-5,
+    }, { gguf: false });
+    const cfg = writeLaunchConfig(task.dir, m.hfDir, {}, {
+      adapt: { lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['c_attn', 'c_fc'] }, unfreeze: ['transformer.h.1.ln_2'] },
+    });
+    const ours = await cliJsonl(['train', cfg]);
+    assert.equal(ours.code, 0, ours.stderr);
+    const two = await cliJsonl(['launch', cfg, '--torchrun', '--nproc', '2']);
+    assert.equal(two.code, 0, two.stderr.slice(-2000));
+    const [a, b] = [losses(ours.events), losses(two.events)];
+    assert.equal(b.length, 20);
+    const d = maxDiff(a, b);
+    console.log(`      GPT-2: max |Δ loss| torchrun×2 vs ours ${d.toExponential(2)} (loss ${a[0].toFixed(3)} → ${a[19].toFixed(3)})`);
+    assert.ok(a[19] < a[0] - 0.5, 'the run learns');
+    assert.ok(d < 1e-5, `torchrun vs ours: ${d}`);
+    // Its adapter/ is our PEFT export of its last checkpoint: Conv1D LoRA (fan_in_fan_out) and the
+    // unfrozen module as modules_to_save.
+    const runDir = (two.events.find((e) => e.type === 'started') as { runDir: string }).runDir;
+    await selectBackend({ backend: 'cpu', blas: false });
+    await exportRun(runDir, { format: 'peft', out: join(task.dir, 'peft'), which: 'latest' });
+    const mine = readSafetensors(join(runDir, 'adapter', 'adapter_model.safetensors')).tensors;
+    const ref = readSafetensors(join(task.dir, 'peft', 'adapter_model.safetensors')).tensors;
+    assert.deepEqual([...mine.keys()].sort(), [...ref.keys()].sort());
+    assert.ok(mine.has('base_model.model.transformer.h.1.ln_2.bias'));
+    for (const [k, t] of ref) assert.deepEqual(Array.from(mine.get(k)!.data), Array.from(t.data), k);
+    const cfgOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(cfgOf(join(runDir, 'adapter')), cfgOf(join(task.dir, 'peft')));
+    assert.equal(cfgOf(join(runDir, 'adapter')).fan_in_fan_out, true);
+  });
 
   it('stories260K: the first step\'s gradients match our engine\'s to ~1e-5 (torchrun, 2 processes)', async () => {
     const task = moodTask(40);
