@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, AddressInfo } from 'node:net';
 import { isEndEvent, parseTrainerEvent, TrainerEvent } from '../../protocol/events';
 import { METRICS_FILE, RunHandle } from '../core/runs/store';
 import { torchrunArgs, TorchrunOptions } from './torchrun';
@@ -56,9 +57,11 @@ function fstatSizeOf(path: string): number {
 }
 
 /** Runs torchrun in `launchDir` for `run` until it exits; returns its end event. */
-export function runTorchrun(run: RunHandle, launchDir: string, o: FollowOptions): Promise<TrainerEvent & { type: 'finished' | 'stopped' | 'failed' }> {
+export async function runTorchrun(run: RunHandle, launchDir: string, o: FollowOptions): Promise<TrainerEvent & { type: 'finished' | 'stopped' | 'failed' }> {
   const exe = o.torchrun ?? process.env.ADAPT_LAB_TORCHRUN ?? 'torchrun';
-  const args = torchrunArgs({ ...o, managed: true });
+  // One node: a rendezvous port of its own, so concurrent runs never share torchrun's store.
+  const localPort = (o.nnodes ?? 1) === 1 ? await freePort() : undefined;
+  const args = torchrunArgs({ ...o, managed: true, localPort });
   const tail = new Tail(join(run.dir, METRICS_FILE));
   let end: (TrainerEvent & { type: 'finished' | 'stopped' | 'failed' }) | undefined;
   let lastStep = run.record.step ?? 0;
@@ -107,6 +110,17 @@ export function runTorchrun(run: RunHandle, launchDir: string, o: FollowOptions)
         end = failed;
       }
       resolvePromise(end);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolvePort(port));
     });
   });
 }

@@ -10,6 +10,12 @@ export interface TorchrunOptions {
   resume?: boolean;
   /** A launcher (adapt-lab launch) owns run.json. */
   managed?: boolean;
+  /**
+   * One node: host the rendezvous on this local port instead of --standalone's fixed 29400. Two
+   * --standalone jobs at once share that port: the second joins the first one's store and loses
+   * it when the first ends (its agent then stops its ranks). The launcher picks a free port.
+   */
+  localPort?: number;
 }
 
 /** torchrun's arguments, to run in the launch folder (the package adapt_lab_torch sits there). */
@@ -18,7 +24,8 @@ export function torchrunArgs(o: TorchrunOptions): string[] {
   const nnodes = o.nnodes ?? 1;
   if (!Number.isInteger(nnodes) || nnodes < 1) throw new Error(`--nnodes must be a positive integer, got ${o.nnodes}`);
   const args = ['--nproc_per_node', String(o.nproc)];
-  if (nnodes === 1) args.push('--standalone');
+  if (nnodes === 1 && o.localPort) args.push('--nnodes', '1', '--rdzv_backend', 'c10d', '--rdzv_endpoint', `127.0.0.1:${o.localPort}`);
+  else if (nnodes === 1) args.push('--standalone');
   else {
     if (!o.rdzvEndpoint) throw new Error('--nnodes above 1 needs --rdzv-endpoint HOST:PORT (the node that hosts the rendezvous, reachable from every node)');
     if (o.nodeRank === undefined || !Number.isInteger(o.nodeRank) || o.nodeRank < 0 || o.nodeRank >= nnodes) {
@@ -64,6 +71,8 @@ On this machine (CPU, gloo; or its GPUs, nccl, chosen automatically):
     ${commandLine({ nproc: o.nproc })}
 
 Continue after a stop or a crash from the newest checkpoint: add \`--resume\`.
+\`--standalone\` hosts torchrun's rendezvous on port 29400: for two jobs at once on one machine,
+give each \`--nnodes 1 --rdzv_backend c10d --rdzv_endpoint 127.0.0.1:<a free port>\` instead.
 
 Several nodes (untested by Adapt Lab's tests: they run on one CPU machine): copy the whole run
 folder to every node (or share it), make \`launch.json\`'s model path valid there, and run on
