@@ -132,8 +132,9 @@ export interface ScaleRecord {
   estimateHeapMiB: number;
   scratchMiB: number;
   leakedTensors: number;
-  /** Block activations recomputed in the backward pass. */
-  recompute: boolean;
+  /** Blocks whose activations were recomputed in the backward pass (of `layers`). */
+  recompute: number;
+  layers: number;
   blas: string;
   loadavg: number;
 }
@@ -159,7 +160,7 @@ export async function runScaleCase(shapeName: string, folder: string, steps: num
     heapWeightBytes: m.heapWeightBytes(), externalBytes: m.externalBytes(), blas: productsOnBlas(),
   };
   // As the trainer decides (train/setup.ts): recompute block activations when they would not fit the heap.
-  const recompute = recomputeMode === 'auto' ? planMemory(m.config, inputs, true).recompute : recomputeMode === 'on';
+  const recompute = recomputeMode === 'auto' ? planMemory(m.config, inputs, true).recompute : recomputeMode === 'on' ? s.layers : 0;
   const est = estimateTrainingMemory(m.config, { ...inputs, recompute });
   const step = () => {
     const { loss, grads } = accumulateGrads(m, adapt.params, [batch], T, { firstTrainableLayer: adapt.firstTrainableLayer, dropout: 0, embeddingNoise: 0, seedOf: () => 1, recompute });
@@ -185,7 +186,7 @@ export async function runScaleCase(shapeName: string, folder: string, steps: num
     tokens: T, steps, stepMs: times.map((x) => round(x)), stepMsMedian: round(med), tokensPerSecond: round(T / (med / 1000)), lossFirst: round(losses[0], 4),
     peakRssMiB: round(process.resourceUsage().maxRSS / 1024), wasmHeapMiB: heap !== undefined ? round(mib(heap)) : undefined,
     estimateMiB: round(mib(est.bytes)), estimateHeapMiB: round(mib(est.heapBytes)), scratchMiB: round(mib(scratchBytes())),
-    leakedTensors: leaked, recompute, blas: blasStatus().label ?? `off (${blasStatus().reason})`, loadavg: round(load, 3),
+    leakedTensors: leaked, recompute, layers: s.layers, blas: blasStatus().label ?? `off (${blasStatus().reason})`, loadavg: round(load, 3),
   };
   opt.dispose();
   m.dispose();
@@ -237,8 +238,8 @@ export function scaleSection(rep: Reporter, o: { quick: boolean; backend: string
   }
   rep.print(`\n== Past the wasm heap: LoRA r${LORA.rank} on ${LORA.targets.join(', ')}, batch 1 × ${SCALE_TOKENS} tokens, random BF16 weights (HF safetensors), ${steps} timed step(s) after ${warmup} ==`);
   rep.print(table(
-    ['shape', 'params', 'file MiB', 'outside heap MiB', 'in heap MiB', 'recompute', 'load s', 'step s', 'tok/s', 'torch tok/s', 'ours/torch', 'peak RSS MiB', 'estimate MiB', 'torch RSS MiB', 'wasm heap MiB', 'estimate heap MiB', 'load'],
-    rows.map(({ ours: r, torch: t, shape, fileMiB }) => [shape.name, r ? `${(r.params / 1e6).toFixed(0)} M` : '–', fileMiB, r?.externalMiB ?? '–', r?.heapWeightMiB ?? '–', r ? (r.recompute ? 'yes' : 'no') : '–', r ? fmt(r.loadMs / 1000) : '–',
+    ['shape', 'params', 'file MiB', 'outside heap MiB', 'in heap MiB', 'blocks recomputed', 'load s', 'step s', 'tok/s', 'torch tok/s', 'ours/torch', 'peak RSS MiB', 'estimate MiB', 'torch RSS MiB', 'wasm heap MiB', 'estimate heap MiB', 'load'],
+    rows.map(({ ours: r, torch: t, shape, fileMiB }) => [shape.name, r ? `${(r.params / 1e6).toFixed(0)} M` : '–', fileMiB, r?.externalMiB ?? '–', r?.heapWeightMiB ?? '–', r ? `${r.recompute}/${r.layers}` : '–', r ? fmt(r.loadMs / 1000) : '–',
       r ? fmt(r.stepMsMedian / 1000) : '–', r?.tokensPerSecond ?? '–', (t?.tokens_per_second as number) ?? '–',
       r && t ? `${((r.tokensPerSecond / (t.tokens_per_second as number)) * 100).toFixed(0)} %` : '–',
       r?.peakRssMiB ?? '–', r?.estimateMiB ?? '–', (t?.peak_rss_mib as number) ?? '–', r?.wasmHeapMiB ?? '–', r?.estimateHeapMiB ?? '–', r ? fmt(r.loadavg) : '–']),

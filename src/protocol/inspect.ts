@@ -53,7 +53,7 @@ export interface ModelInfo {
   /** The decoder within the family (llama, qwen3, gemma2, phi3, ..., gpt2). */
   arch?: string;
   /** inspect's estimate of LoRA training memory (rank 8 on every linear layer but the head). */
-  loraMemory?: { rank: number; batchSize: number; maxLength: number; threads: number; trainableParams: number; bytes: number; heapBytes: number; activations: number; weights: number; external?: number; optimizer: number; recompute?: boolean };
+  loraMemory?: { rank: number; batchSize: number; maxLength: number; threads: number; trainableParams: number; bytes: number; heapBytes: number; activations: number; weights: number; external?: number; optimizer: number; recompute?: number };
   /**
    * Where the base weights live as loaded here: bytes held as tensors (the wasm heap) and kept
    * outside the backend in the file's encoding, and whether products read those on BLAS.

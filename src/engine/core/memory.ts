@@ -64,8 +64,11 @@ export interface MemoryInputs {
   externalBytes?: number;
   /** Whether products read the external weights on BLAS (a 4 MiB scratch) or through 64 MiB float32 temporaries in the heap. */
   blas?: boolean;
-  /** Each block's activations recomputed in the backward pass (train/recompute.ts): only block inputs are kept. */
-  recompute?: boolean;
+  /**
+   * Trained blocks (from the first) whose activations are recomputed in the backward pass
+   * (train/recompute.ts: only their inputs are kept); the others keep theirs. Default 0.
+   */
+  recompute?: number;
 }
 
 /**
@@ -79,12 +82,12 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
   const I = c.family === 'llama' ? c.intermediate : 4 * c.hidden;
   const perLayerToken = 16 * c.hidden + 5 * I + 3 * c.heads * T;
   const trainedLayers = c.layers - o.firstTrainableLayer;
-  // Kept for backward: the trained blocks and the head; one more block's worth in flight. With
-  // recomputation each trained block keeps its input, and one block is recomputed (with its
-  // gradients) at a time. Factors measured (above).
-  const blocks = o.recompute
-    ? trainedLayers * c.hidden + RECOMPUTED_BLOCK[c.family] * perLayerToken
-    : (trainedLayers + 1) * KEPT_PER_BLOCK[c.family] * perLayerToken;
+  // Kept for backward: the trained blocks and the head; one more block's worth in flight. A
+  // recomputed block keeps only its input, and one block is recomputed (with its gradients) at a
+  // time. Factors measured (above).
+  const r = Math.min(trainedLayers, Math.max(0, Math.floor(o.recompute ?? 0)));
+  const kept = KEPT_PER_BLOCK[c.family] * perLayerToken;
+  const blocks = r * c.hidden + (trainedLayers - r) * kept + (r > 0 ? RECOMPUTED_BLOCK[c.family] * perLayerToken : kept);
   const activations = 4 * tokens * (blocks + HEAD_ROWS * c.vocabSize);
   const externalBytes = o.externalBytes ?? 0;
   // External weights read without BLAS go through a float32 temporary and its transpose in the
@@ -101,8 +104,8 @@ export function estimateTrainingMemory(c: ModelConfig, o: MemoryInputs): MemoryE
 
 export interface MemoryPlan {
   mem: MemoryEstimate;
-  /** Recompute block activations in the backward pass: the run fits one heap only so. */
-  recompute: boolean;
+  /** Trained blocks whose activations are recomputed in the backward pass: the fewest with which the run fits (0: none needed). */
+  recompute: number;
   /** Whether the run fits one wasm heap (with a 10 % margin); always true off wasm. */
   fits: boolean;
   /** The estimate with every block's activations kept (what recomputation saves against). */
@@ -110,16 +113,20 @@ export interface MemoryPlan {
 }
 
 /**
- * How a run is laid out in memory: activations kept when the heap holds them, recomputed per
- * block when only that fits (each step then costs one more forward pass of the blocks), or not
- * fitting at all. Only the wasm backend has the 4 GiB limit.
+ * How a run is laid out in memory: activations kept when the heap holds them, else recomputed in
+ * the backward pass for as few blocks as make it fit (each costs one more forward pass of its
+ * block), or not fitting at all. Only the wasm backend has the 4 GiB limit.
  */
 export function planMemory(c: ModelConfig, o: MemoryInputs, wasm: boolean): MemoryPlan {
   const fits = (m: MemoryEstimate) => !wasm || m.heapBytes <= 0.9 * WASM_HEAP_LIMIT;
-  const kept = estimateTrainingMemory(c, { ...o, recompute: false });
-  if (fits(kept)) return { mem: kept, recompute: false, fits: true, kept };
-  const mem = estimateTrainingMemory(c, { ...o, recompute: true });
-  return { mem, recompute: fits(mem), fits: fits(mem), kept };
+  const kept = estimateTrainingMemory(c, { ...o, recompute: 0 });
+  if (fits(kept)) return { mem: kept, recompute: 0, fits: true, kept };
+  const trained = c.layers - o.firstTrainableLayer;
+  for (let r = 1; r <= trained; r++) {
+    const mem = estimateTrainingMemory(c, { ...o, recompute: r });
+    if (fits(mem)) return { mem, recompute: r, fits: true, kept };
+  }
+  return { mem: estimateTrainingMemory(c, { ...o, recompute: trained }), recompute: trained, fits: false, kept };
 }
 
 export function formatBytes(n: number): string {

@@ -57,8 +57,8 @@ export interface Session extends Held {
   optimizer: AdamW;
   adapted: AdaptResult;
   pad: number;
-  /** Each block's activations recomputed in the backward pass (the heap would not hold them all). */
-  recompute: boolean;
+  /** Trained blocks whose activations are recomputed in the backward pass (the heap would not hold them all). */
+  recompute: number;
   /** Which training examples each step's micro-batches hold (the same plan a torchrun launch writes). */
   batches: BatchPlan;
   trainExamples: Example[];
@@ -83,17 +83,17 @@ export function newHeld(identity: TrainerIdentity): Held {
 
 /**
  * The memory estimate, refusing a wasm run that cannot fit its 4 GiB heap before anything trains.
- * A run whose activations would not fit recomputes each block's in the backward pass when that fits.
+ * A run whose activations would not fit recomputes those of as few blocks as make it fit, in the backward pass.
  */
-function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice, events: RunEvents): { mem: MemoryEstimate; recompute: boolean } {
+function checkMemory(model: CausalLM, t: TrainingConfig, adapted: AdaptResult, train: Example[], threads: number, backend: BackendChoice, events: RunEvents): { mem: MemoryEstimate; recompute: number } {
   const longest = Math.max(...train.map((e) => e.ids.length));
   const inputs = { batchSize: t.batchSize, maxLength: Math.min(t.maxLength, longest), totalParams: adapted.total, trainableParams: adapted.trainable, firstTrainableLayer: adapted.firstTrainableLayer, threads, heapWeightBytes: model.heapWeightBytes(), externalBytes: model.externalBytes(), blas: productsOnBlas() };
   const { mem, recompute, fits, kept } = planMemory(model.config, inputs, backend.name === 'wasm');
-  if (recompute) events.log(`recomputing each block's activations in the backward pass: one thread needs about ${formatBytes(mem.heapBytes)} of the wasm heap instead of ${formatBytes(kept.heapBytes)} (a step costs about one more forward pass)`);
+  if (recompute && fits) events.log(`recomputing the activations of ${recompute} of the ${model.config.layers - adapted.firstTrainableLayer} trained blocks in the backward pass: one thread needs about ${formatBytes(mem.heapBytes)} of the wasm heap instead of ${formatBytes(kept.heapBytes)} (a step costs one more forward pass of those blocks)`);
   if (fits) return { mem, recompute };
   // Without BLAS the frozen weights are heap tensors too: a BLAS library moves them out.
   const weightsHint = !productsOnBlas() && mem.weights > WASM_HEAP_LIMIT / 4 ? `; the base weights take ${formatBytes(mem.weights)} of it because matrix products are not on BLAS (${backend.blas.reason ?? 'off'}): with a BLAS library (Debian/Ubuntu: apt-get install libopenblas0-openmp) frozen weights stay outside the heap` : '';
-  throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)}, recomputed per block), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads${weightsHint}`);
+  throw new Error(`out of memory: this run needs about ${formatBytes(mem.heapBytes)} in one thread (activations ${formatBytes(mem.activations)} with every block's recomputed), more than the wasm backend's 4 GiB heap; lower training.batchSize (raise gradAccumulation to keep the effective batch) or training.maxLength, or raise training.threads${weightsHint}`);
 }
 
 /** A new run folder (locked at once), or the resumed run's trainable state, optimizer and progress from its checkpoint. */

@@ -13,8 +13,8 @@ export interface StepOptions {
   dropout: number;
   embeddingNoise: number;
   seed: number;
-  /** Recompute each block's activations in the backward pass (recompute.ts): less memory, one more forward pass. */
-  recompute?: boolean;
+  /** Trained blocks (from the first) whose activations are recomputed in the backward pass (recompute.ts): less memory, one more forward pass of each. */
+  recompute?: number;
 }
 
 function embedded(model: CausalLM, ids: Tensor, ctx: ForwardContext, noise: number): Tensor {
@@ -40,7 +40,8 @@ export function microStep(model: CausalLM, params: TrainParam[], batch: PackedBa
   try {
     const { value, grads } = tf.variableGrads(() => {
       const h0 = prefix ?? embedded(model, ids, ctx, o.embeddingNoise);
-      const h = o.recompute ? recomputedBlocks(model, h0, first, L, ctx, params) : model.blocks(h0, first, L, ctx);
+      const upTo = Math.min(L, first + (o.recompute ?? 0));
+      const h = model.blocks(upTo > first ? recomputedBlocks(model, h0, first, upTo, ctx, params) : h0, upTo, L, ctx);
       const logits = model.head(h, ctx);
       return crossEntropy(logits.reshape([-1, model.config.vocabSize]), labels, weights) as tf.Scalar;
     }, vars);

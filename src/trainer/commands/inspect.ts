@@ -12,7 +12,7 @@ import { productsOnBlas } from '../../engine/native';
 const LORA_ESTIMATE = { rank: 8, batchSize: 8, maxLength: 256, threads: 1 };
 
 /** Peak memory of LoRA (rank 8) on every linear layer but the head, batch 8 × 256 tokens, one thread. */
-function loraEstimate(model: CausalLM, wasm: boolean): MemoryEstimate & { trainableParams: number; recompute: boolean } {
+function loraEstimate(model: CausalLM, wasm: boolean): MemoryEstimate & { trainableParams: number; recompute: number } {
   let trainable = 0;
   for (const s of model.specs) {
     if ((s.layout !== 'linear' && s.layout !== 'conv1d') || !s.name.endsWith('.weight')) continue;
@@ -55,7 +55,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
     const mem = loraEstimate(lm.model, backend.name === 'wasm');
     console.log(`LoRA training estimate (rank ${LORA_ESTIMATE.rank} on every linear layer but the head, ${formatCount(mem.trainableParams)} trainable; `
       + `batch ${LORA_ESTIMATE.batchSize} × ${LORA_ESTIMATE.maxLength} tokens, ${LORA_ESTIMATE.threads} thread): ${formatBytes(mem.bytes)} `
-      + `(weights in the heap ${formatBytes(mem.weights)}${mem.external ? `, outside it ${formatBytes(mem.external)}` : ''}, activations ${formatBytes(mem.activations)}${mem.recompute ? ' recomputed per block' : ''}, optimizer ${formatBytes(mem.optimizer)}; one heap ${formatBytes(mem.heapBytes)})`);
+      + `(weights in the heap ${formatBytes(mem.weights)}${mem.external ? `, outside it ${formatBytes(mem.external)}` : ''}, activations ${formatBytes(mem.activations)}${mem.recompute ? ` (recomputed in ${mem.recompute} of ${lm.model.config.layers} blocks)` : ''}, optimizer ${formatBytes(mem.optimizer)}; one heap ${formatBytes(mem.heapBytes)})`);
   }
   lm.model.dispose();
   return 0;

@@ -148,7 +148,7 @@ describe('training on stories260K', function () {
   it('refuses a run that cannot fit the wasm heap, saying it is out of memory', async () => {
     const task = moodTask(64);
     const tensorsBefore = tf.memory().numTensors;
-    await assert.rejects(train(config(task, { lora: {} }, { batchSize: 65536, maxLength: 48 })), /out of memory.*recomputed per block.*4 GiB/);
+    await assert.rejects(train(config(task, { lora: {} }, { batchSize: 65536, maxLength: 48 })), /out of memory.*every block's recomputed.*4 GiB/);
     assert.equal(tf.memory().numTensors, tensorsBefore, 'the refused run released the model it loaded');
   });
 
