@@ -6,7 +6,8 @@ import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { ModelInfo, parseModelInfo } from '../protocol/inspect';
 import { assertTrusted, RestrictedModeError } from './trust';
-import { installedModules } from './nativeBackend';
+import * as settings from './settings';
+import { installedModules } from './native/install';
 
 let nativeDir: string | undefined;
 /** Where Install Native Backend puts tfjs-node (the extension's global storage); set at activation. */
@@ -29,13 +30,11 @@ export interface Runtime {
 }
 
 export function runtime(extensionUri: vscode.Uri): Runtime {
-  const cfg = vscode.workspace.getConfiguration('adaptLab');
-  const nodePath = (cfg.get<string>('nodePath') ?? '').trim();
   return {
     cliPath: vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath,
-    execPath: nodePath || process.execPath,
-    backend: cfg.get<string>('backend') || 'auto',
-    blas: cfg.get<boolean>('blas') ?? true,
+    execPath: settings.nodePath() || process.execPath,
+    backend: settings.backend(),
+    blas: settings.blas(),
   };
 }
 

@@ -1,30 +1,50 @@
-// Adapt Lab's VS Code side. activate() only wires things up: models are read and trained by
+// Adapt Lab's VS Code side. activate() only wires things up: it makes what the features share
+// (shared.ts) and calls each feature folder's register(); models are read and trained by
 // `adapt-lab` child processes (cli.ts, trainer.ts), started when a command asks for them.
 import * as vscode from 'vscode';
-import { MonitorViewProvider } from './monitor/provider';
-import { join } from 'node:path';
-import { ModelInspector, nativeBackendDir, runtime, setNativeBackendDir } from './cli';
-import { hasNvidiaGpu, installNativeBackend, nativePackage } from './nativeBackend';
-import { Commands, registerGuarded } from './commands';
-import { LayersTreeProvider } from './layers';
-import { InspectNode } from './params';
-import { RunNode, runsDirs, RunsTreeProvider, RunsViewNode } from './runs';
+import { ModelInspector, runtime } from './cli';
+import { registerGuarded } from './commands';
+import { LayersTreeProvider } from './layers/tree';
+import { InspectNode } from './layers/params';
+import { runsDirs, RunsTreeProvider, RunsViewNode } from './runs/tree';
 import { RunStatusBar } from './statusBar';
 import { RunSession, TrainerManager } from './trainer';
-import { PromptFeatures, registerPromptFeatures } from './prompts';
-import { Walkthrough } from './walkthrough';
-import { embeddedModels } from './pickers';
-import { resolveSettingPath } from './prompts/evaluator';
-import { allowRunsDir, initTrust, isTrusted, onDidChangeRunsLocation } from './trust';
-import { registerPreview } from './preview';
+import { MonitorViewProvider } from './monitor/provider';
+import type { PromptFeatures } from './prompts';
+import type { Walkthrough } from './walkthrough/walkthrough';
 import type { PreviewPanel } from './preview/panel';
-import { ExperimentFeatures, register as registerExperiments } from './experiments';
+import type { ExperimentFeatures } from './experiments';
+import type { EvaluateOptions } from './evaluate';
+import type { RunArg } from './runs/pick';
+import { allowRunsDir, initTrust } from './trust';
+import type { Shared } from './shared';
+import * as adapt from './adapt';
+import * as compare from './compare';
+import * as evaluate from './evaluate';
+import * as experimentsFeature from './experiments';
+import * as exporting from './export';
+import * as layersFeature from './layers';
+import * as monitorFeature from './monitor';
+import * as native from './native';
+import * as preview from './preview';
+import * as prompts from './prompts';
+import * as runsFeature from './runs';
+import * as walkthroughFeature from './walkthrough';
+
+/** The commands the extension's own tests and the walkthrough call directly. */
+export interface CommandsApi {
+  controlRun(runDir: string, cmd: 'stop' | 'pause' | 'resume'): void;
+  deleteRun(arg: RunArg, confirmed?: boolean): Promise<boolean>;
+  continueRun(arg: RunArg): Promise<RunSession | undefined>;
+  adaptFromConfig(uri?: vscode.Uri): Promise<RunSession | undefined>;
+  evaluateRun(arg: RunArg, promptsFile?: string, options?: EvaluateOptions): Promise<string | undefined>;
+}
 
 /** What activate() returns: the extension's own tests drive it through this. */
 export interface AdaptLabApi {
   /** Validates a run config (relative paths against the workspace folder) and starts a trainer. */
   startRun(config: unknown, baseDir?: string): RunSession;
-  commands: Commands;
+  commands: CommandsApi;
   trainer: TrainerManager;
   layers: LayersTreeProvider;
   layersView: vscode.TreeView<InspectNode>;
@@ -55,119 +75,42 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
   const trainer = new TrainerManager(rt, log);
   const layers = new LayersTreeProvider(context.workspaceState, (m) => inspector.inspect(m));
   const runs = new RunsTreeProvider((dir) => !!trainer.sessionFor(dir));
-  let commands: Commands | undefined;
+  let runsCommands: runsFeature.RunsFeature | undefined;
   const monitor = new MonitorViewProvider(context.extensionUri, (cmd, runDir) => {
     try {
-      commands?.controlRun(runDir, cmd);
+      runsCommands?.controlRun(runDir, cmd);
     } catch (e) {
       void vscode.window.showErrorMessage(`Adapt Lab: ${(e as Error).message}`);
     }
   });
-  commands = new Commands({ context, log, trainer, inspector, layers, runs, monitor });
-
-  const layersView = vscode.window.createTreeView('adaptLab.layers', { treeDataProvider: layers, manageCheckboxStateManually: true, showCollapseAll: true });
-  const runsView = vscode.window.createTreeView('adaptLab.runs', { treeDataProvider: runs, canSelectMany: true });
   const statusBar = new RunStatusBar(trainer);
-  subs.push(log, trainer, layers, runs, layersView, runsView, statusBar, layers.attach(layersView));
-  subs.push(vscode.window.registerWebviewViewProvider(MonitorViewProvider.viewType, monitor));
-  subs.push(...commands.register());
+  subs.push(log, trainer, layers, runs, statusBar);
+  subs.push(registerGuarded('adaptLab.showLog', () => log.show(true), log));
+  const shared: Shared = { log, rt, trainer, inspector, layers, runs, monitor };
 
-  // Trainer events: the Monitor follows them; the Runs view changes on everything but steps.
-  subs.push(trainer.onEvent(({ session, event }) => {
-    if (session.runDir) monitor.pushEvent(session.runDir, event);
-    if (event.type !== 'step' && event.type !== 'log') runs.refresh();
-  }));
-  subs.push(trainer.onDidChange(() => runs.refresh()));
-
-  // Runs written by anyone (another window, the CLI) show up through the file system.
-  const watchers: vscode.Disposable[] = [];
-  const watch = () => {
-    watchers.splice(0).forEach((w) => w.dispose());
-    for (const dir of runsDirs()) {
-      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '*/run.json'));
-      watchers.push(w, w.onDidCreate(() => runs.refresh()), w.onDidChange(() => runs.refresh()), w.onDidDelete(() => runs.refresh()));
-    }
-  };
-  watch();
-  subs.push({ dispose: () => watchers.splice(0).forEach((w) => w.dispose()) });
-  subs.push(vscode.workspace.onDidChangeWorkspaceFolders(() => {
-    watch();
-    runs.refresh();
-  }));
-  subs.push(vscode.workspace.onDidChangeConfiguration((e) => {
-    if (e.affectsConfiguration('adaptLab.runsDir')) {
-      watch();
-      runs.refresh();
-    }
-  }));
-  subs.push(onDidChangeRunsLocation(() => {
-    watch();
-    runs.refresh();
-  }));
-  // The Layers tree opens on adaptLab.defaultModel, else the model shipped with the extension;
-  // in Restricted Mode only once the workspace is trusted (reading a model starts a process).
-  const restoreLayers = () => {
-    const defaultModel = (vscode.workspace.getConfiguration('adaptLab').get<string>('defaultModel') ?? '').trim();
-    void layers.restore(defaultModel ? resolveSettingPath(defaultModel) : embeddedModels(context.extensionPath)[0]);
-  };
-  if (isTrusted()) restoreLayers();
-  subs.push(vscode.workspace.onDidGrantWorkspaceTrust(() => {
-    restoreLayers();
-    watch();
-    runs.refresh();
-  }));
-
-  const prompts = registerPromptFeatures(context, {
-    extensionUri: context.extensionUri, cliPath: rt().cliPath, nodePath: () => rt().execPath, runsDir: () => runsDirs()[0], output: log,
+  native.register(context, shared);
+  monitorFeature.register(context, shared);
+  runsCommands = runsFeature.register(context, shared);
+  const layersView = layersFeature.register(context, shared);
+  const adaptCommands = adapt.register(context, shared);
+  const evaluateRun = evaluate.register(context, shared);
+  exporting.register(context, shared);
+  compare.register(context, shared);
+  const promptFeatures = prompts.register(context, shared);
+  const walkthrough = walkthroughFeature.register(context, shared, {
+    adaptFromConfig: adaptCommands.adaptFromConfig, evaluateRun, setActiveRun: (runDir) => promptFeatures.setActiveRun(runDir),
   });
-  subs.push(vscode.commands.registerCommand('adaptLab.setActiveRun', (node?: RunNode) => {
-    if (node?.runDir) prompts.setActiveRun(node.runDir);
-    else void vscode.commands.executeCommand('adaptLab.chooseActiveRun');
-  }));
+  const experiments = experimentsFeature.register(context, shared);
+  const previewPanel = preview.register(context, shared);
 
-  setNativeBackendDir(join(context.globalStorageUri.fsPath, 'native'));
-  subs.push(registerGuarded('adaptLab.installNativeBackend', () => installNativeCommand(log), log));
-
-  const experiments = registerExperiments({ context, log, runs, runtime: rt });
-
-  const walkthrough = new Walkthrough(context, commands, (runDir) => prompts.setActiveRun(runDir));
-  subs.push(
-    registerGuarded('adaptLab.openSamples', (only?: string) => walkthrough.openSamples(typeof only === 'string' ? only : undefined), log),
-    registerGuarded('adaptLab.runDemo', () => walkthrough.runDemo(), log),
-  );
-
-  const preview = registerPreview({ context, log, rt, currentModel: () => layers.modelPath });
-
+  const commands: CommandsApi = {
+    controlRun: runsCommands.controlRun, deleteRun: runsCommands.deleteRun, continueRun: runsCommands.continueRun,
+    adaptFromConfig: adaptCommands.adaptFromConfig, evaluateRun,
+  };
   return {
-    startRun: (config, baseDir) => commands!.startRun(config, baseDir),
-    commands, trainer, layers, layersView, runs, runsView, statusBar, log, prompts, walkthrough, allowRunsDir, runsDirs, preview, experiments,
+    startRun: adaptCommands.startRun,
+    commands, trainer, layers, layersView, runs, runsView: runsCommands.view, statusBar, log, prompts: promptFeatures, walkthrough, allowRunsDir, runsDirs, preview: previewPanel, experiments,
   };
-}
-
-/** Install Native Backend: npm into global storage with a progress notification; the reason when it fails. */
-async function installNativeCommand(log: vscode.OutputChannel): Promise<void> {
-  const gpu = hasNvidiaGpu();
-  const pkg = nativePackage(gpu);
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Adapt Lab: installing ${pkg}`, cancellable: true }, (progress, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
-    return installNativeBackend({
-      dir: nativeBackendDir()!, gpu, signal: abort.signal,
-      onLine: (line) => {
-        log.appendLine(`[install] ${line}`);
-        progress.report({ message: line.slice(0, 100) });
-      },
-    });
-  });
-  if (result.ok) {
-    log.appendLine(`[install] ${pkg} installed in ${result.modules}; trainers started from now on try it first`);
-    void vscode.window.showInformationMessage(`Adapt Lab: ${pkg} is installed. Runs started from now on use it (the trainer's log says which backend ran).`);
-  } else {
-    log.appendLine(`[install] failed: ${result.reason}`);
-    void vscode.window.showErrorMessage(`Adapt Lab: could not install ${pkg}: ${result.reason}. Training keeps using the wasm backend${process.platform === 'linux' ? ' with the BLAS' : ''}.`, 'Open Log').then((c) => {
-      if (c) log.show(true);
-    });
-  }
 }
 
 export function deactivate(): void {

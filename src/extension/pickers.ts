@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { catalogueItems, catalogueName, CatalogueItem, checkPicked, machineCatalogue } from './modelCatalogue';
+import { extraModels } from './settings';
+import { catalogueItems, catalogueName, CatalogueItem, checkPicked, machineCatalogue } from './catalogue/machine';
 
 const RECENT_KEY = 'adaptLab.recentModels';
 const MAX_RECENT = 10;
@@ -38,9 +39,6 @@ export async function rememberModel(state: vscode.Memento, path: string): Promis
   await state.update(RECENT_KEY, list);
 }
 
-function extraModels(): string[] {
-  return (vscode.workspace.getConfiguration('adaptLab').get<string[]>('extraModels') ?? []).filter((p) => typeof p === 'string' && p.trim());
-}
 
 /** A model's display name: its catalogue name (`llama3.2:1b`), the .gguf file name, or the folder name. */
 export function modelLabel(path: string): string {

@@ -7,9 +7,9 @@
 // workspace's own settings put outside the workspace is used only once the user allows it.
 import { isAbsolute, relative, resolve } from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_RUNS_DIR, runsDirSetting } from './settings';
 
 export const MANAGE_TRUST = 'Manage Workspace Trust';
-export const DEFAULT_RUNS_DIR = '.adapt-lab/runs';
 const ALLOWED_KEY = 'adaptLab.allowedRunsDirs';
 
 /** Thrown instead of starting a process in an untrusted workspace. */
@@ -82,12 +82,9 @@ async function askToAllow(dir: string, folder: vscode.WorkspaceFolder): Promise<
  */
 export function runsDirFor(folder: vscode.WorkspaceFolder): string {
   const base = folder.uri.fsPath;
-  const cfg = vscode.workspace.getConfiguration('adaptLab', folder.uri);
-  const value = cfg.get<string>('runsDir') || DEFAULT_RUNS_DIR;
+  const { value, fromWorkspace } = runsDirSetting(folder);
   const dir = resolve(base, value);
   if (inside(base, dir)) return dir;
-  const i = cfg.inspect<string>('runsDir');
-  const fromWorkspace = i !== undefined && (i.workspaceFolderValue === value || i.workspaceValue === value) && i.globalValue !== value;
   if (!fromWorkspace || allowed().includes(dir)) return dir;
   if (vscode.workspace.isTrusted) void askToAllow(dir, folder);
   return resolve(base, DEFAULT_RUNS_DIR);

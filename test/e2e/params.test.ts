@@ -1,4 +1,4 @@
-// The extension's parameter math (src/extension/params.ts, from `adapt-lab inspect --json`)
+// The extension's parameter math (src/extension/layers/params.ts, from `adapt-lab inspect --json`)
 // against the engine's (applyAdapt on the loaded model): the counts Adapt Model and the Layers
 // view show must be the ones the trainer reports. Plain mocha; no VS Code.
 import { strict as assert } from 'node:assert';
@@ -12,7 +12,7 @@ import { applyAdapt } from '../../src/engine/train/methods';
 import { Rng } from '../../src/engine/random';
 import {
   attentionLoraTargets, blockPaths, planFor, indexTree, ModelInfo, selectionToAdapt, tensorsUnder,
-} from '../../src/extension/params';
+} from '../../src/extension/layers/params';
 import { sharedPath } from '../helpers/shared';
 
 const CLI = resolve('dist/cli.js');

@@ -1,4 +1,4 @@
-// Install Native Backend (src/extension/nativeBackend.ts) with stand-in npm programs: the one
+// Install Native Backend (src/extension/native/install.ts) with stand-in npm programs: the one
 // line that says why an install failed (from npm's real output here, where the install script
 // cannot download libtensorflow), a successful install found by the trainer's backend choice
 // through ADAPT_LAB_NATIVE_MODULES, and cancellation.
@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { failureReason, installedModules, installNativeBackend } from '../../src/extension/nativeBackend';
+import { failureReason, installedModules, installNativeBackend } from '../../src/extension/native/install';
 import { NATIVE_MODULES_ENV, selectBackend } from '../../src/engine/backend';
 
 // npm 11's output for `npm install @tensorflow/tfjs-node@4.22.0` on this machine (abridged).

@@ -7,11 +7,12 @@ import * as vscode from 'vscode';
 import { PromoteAction } from '../../protocol/experiment-view';
 import { readExperimentState } from '../../engine/core/experiment/state';
 import { signalTrainer, isTrainerAlive } from '../../engine/core/runs/process';
-import { Runtime } from '../cli';
 import { registerGuarded } from '../commands';
 import { showError } from '../errors';
 import { pickOne } from '../pickers';
-import { runsDirs, RunsTreeProvider } from '../runs';
+import { runsDirs } from '../runs/tree';
+import { DEFAULT_RUNS_DIR } from '../settings';
+import type { Shared } from '../shared';
 import { assertTrusted, onDidChangeRunsLocation } from '../trust';
 import { LeaderboardPanels } from './panel';
 import { ExperimentEnd, ExperimentManager, ExperimentSession } from './session';
@@ -25,12 +26,6 @@ export interface ExperimentFeatures {
   run(file: string): Promise<ExperimentSession>;
 }
 
-export interface ExperimentDeps {
-  context: vscode.ExtensionContext;
-  log: vscode.OutputChannel;
-  runs: RunsTreeProvider;
-  runtime: () => Runtime;
-}
 
 type ExperimentArg = ExperimentNode | vscode.Uri | string | undefined;
 
@@ -50,12 +45,13 @@ function runsDirFor(file: string): string {
   const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
   const i = folder ? folders.indexOf(folder) : 0;
   const dir = runsDirs()[Math.max(0, i)];
-  if (!dir) throw new Error('open a folder first: experiments keep their runs inside the workspace (.adapt-lab/runs)');
+  if (!dir) throw new Error(`open a folder first: experiments keep their runs inside the workspace (${DEFAULT_RUNS_DIR})`);
   return dir;
 }
 
-export function register(d: ExperimentDeps): ExperimentFeatures {
-  const subs = d.context.subscriptions;
+export function register(context: vscode.ExtensionContext, s: Shared): ExperimentFeatures {
+  const d = { context, log: s.log, runs: s.runs, runtime: s.rt };
+  const subs = context.subscriptions;
   const manager = new ExperimentManager(d.runtime, d.log);
   const section = new ExperimentsSection(d.runs, manager);
   d.runs.setSection(section);

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { axisValueLabel } from '../../protocol/experiment';
 import { ExperimentView, ExperimentViewStatus, ViewTrial } from '../../protocol/experiment-view';
 import { listExperiments } from '../../engine/core/experiment/state';
-import { relativeTime, RunNode, RunsSection, RunsTreeProvider, RunsViewNode } from '../runs';
+import { relativeTime, RunNode, RunsSection, RunsTreeProvider, RunsViewNode } from '../runs/tree';
 import { ExperimentManager } from './session';
 import { experimentSummary, experimentView } from './view';
 

@@ -3,7 +3,7 @@
 // a data file's context menu in the Explorer or its editor title, the eye button on a file in
 // Adapt Model's data step, or from code with {model, data, preserveFocus}.
 import * as vscode from 'vscode';
-import { Runtime } from '../cli';
+import type { Shared } from '../shared';
 import { registerGuarded } from '../commands';
 import { pickDataset, pickModel } from '../pickers';
 import { PreviewPanel } from './panel';
@@ -12,15 +12,9 @@ import { isDataFile, targetOf } from './source';
 export const PREVIEW_COMMAND = 'adaptLab.previewTrainingData';
 const TITLE = 'Preview Training Data';
 
-export interface PreviewDeps {
-  context: vscode.ExtensionContext;
-  log: vscode.OutputChannel;
-  rt: () => Runtime;
-  /** The model in the Layers view, offered first. */
-  currentModel: () => string | undefined;
-}
-
-export function registerPreview(d: PreviewDeps): PreviewPanel {
+export function register(context: vscode.ExtensionContext, s: Shared): PreviewPanel {
+  // The model in the Layers view is offered first.
+  const d = { context, log: s.log, rt: s.rt, currentModel: () => s.layers.modelPath };
   const panel = new PreviewPanel(d.context.extensionUri, d.rt, d.log);
   d.context.subscriptions.push(panel, registerGuarded(PREVIEW_COMMAND, async (arg?: unknown) => {
     const target = targetOf(arg);

@@ -2,11 +2,13 @@
 // active run's adapted model, or both (⇄ Compare), and a selection of any file. Answers stream
 // into the inline result as they come.
 import { existsSync } from 'node:fs';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { PromptCase } from '../../engine/core/prompts';
 import { matches } from '../../engine/core/match';
 import { ActiveRun } from './activeRun';
+import * as settings from '../settings';
+import { resolveSettingPath } from '../settings';
 import { analyzePrompts, caseAtLine, stopsOf } from './cases';
 import { Answer, LineResult, ResultStore, Which } from './results';
 import { CancelledError, WorkerClient } from './workerClient';
@@ -27,24 +29,6 @@ export interface ModelChoice {
   runtime?: PromptRuntime;
 }
 
-function settings() {
-  const cfg = vscode.workspace.getConfiguration('adaptLab');
-  return {
-    // The same setting as Evaluate Run: prompts are answered where the report runs them.
-    runtime: (cfg.get<string>('evaluation.runtime') === 'llamacpp' ? 'llamacpp' : 'engine') as PromptRuntime,
-    defaultModel: (cfg.get<string>('defaultModel') ?? '').trim(),
-    maxTokens: Math.max(1, Math.floor(cfg.get<number>('prompts.maxTokens') ?? 16)),
-    selectionMaxTokens: Math.max(1, Math.floor(cfg.get<number>('prompts.selectionMaxTokens') ?? 48)),
-  };
-}
-
-/** A path from a setting: `~` and workspace-relative paths resolved. */
-export function resolveSettingPath(p: string): string {
-  if (p.startsWith('~/')) return resolve(process.env.HOME ?? '', p.slice(2));
-  if (isAbsolute(p)) return p;
-  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  return root ? resolve(root, p) : resolve(p);
-}
 
 export class PromptEvaluator {
   constructor(
@@ -63,8 +47,8 @@ export class PromptEvaluator {
   async baseModel(ask = true): Promise<string | undefined> {
     const run = this.activeRun.info;
     if (run) return run.model;
-    const s = settings();
-    if (s.defaultModel) return resolveSettingPath(s.defaultModel);
+    const defaultModel = settings.defaultModel();
+    if (defaultModel) return resolveSettingPath(defaultModel);
     const remembered = this.state.get<string>(BASE_MODEL_KEY);
     if (remembered && existsSync(remembered)) return remembered;
     return ask ? this.chooseBaseModel() : undefined;
@@ -81,7 +65,7 @@ export class PromptEvaluator {
       items.push({ label: `$(file-binary) ${basename(p)}`, description, detail: p, path: p });
     };
     for (const p of this.embedded()) add(p, 'embedded');
-    for (const p of vscode.workspace.getConfiguration('adaptLab').get<string[]>('extraModels') ?? []) if (typeof p === 'string' && p.trim()) add(resolveSettingPath(p.trim()), 'adaptLab.extraModels');
+    for (const p of settings.extraModels()) add(resolveSettingPath(p.trim()), 'adaptLab.extraModels');
     const remembered = this.state.get<string>(BASE_MODEL_KEY);
     if (remembered) add(remembered, 'last used');
     for (const r of this.activeRun.candidates()) add(r.model, `base of run ${r.name}`);
@@ -99,7 +83,8 @@ export class PromptEvaluator {
 
   /** The model for `which`; undefined when the user gave none. `adapted` asks for a run if none is active. */
   async modelFor(which: Which): Promise<ModelChoice | undefined> {
-    const runtime = settings().runtime;
+    // The same setting as Evaluate Run: prompts are answered where the report runs them.
+    const runtime = settings.evaluationRuntime();
     const where = RUNTIME_LABEL[runtime];
     if (which === 'adapted') {
       const run = this.activeRun.info ?? (await this.activeRun.pick());
@@ -163,7 +148,7 @@ export class PromptEvaluator {
     }
     if (mode === 'compare') choices[0] = { ...choices[0], model: choices[1].model };
     return this.evaluate(doc.uri, { startLine: line, endLine: line, anchor: doc.lineAt(line).range.end, prompt: c.prompt, expected: c.expected, match: c.match, caseId: c.id }, choices, {
-      maxTokens: settings().maxTokens, stop: stopsOf(c), signal, messages: c.messages,
+      maxTokens: settings.promptsMaxTokens(), stop: stopsOf(c), signal, messages: c.messages,
     });
   }
 
@@ -211,7 +196,7 @@ export class PromptEvaluator {
         const sub = token.onCancellationRequested(() => ac.abort());
         const abort = () => ac.abort();
         signal?.addEventListener('abort', abort);
-        return this.evaluate(editor.document.uri, where, [choice], { maxTokens: settings().selectionMaxTokens, signal: ac.signal }).finally(() => {
+        return this.evaluate(editor.document.uri, where, [choice], { maxTokens: settings.promptsSelectionMaxTokens(), signal: ac.signal }).finally(() => {
           sub.dispose();
           signal?.removeEventListener('abort', abort);
         });

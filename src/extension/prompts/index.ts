@@ -15,6 +15,10 @@ import { LineResult, ResultStore } from './results';
 import { PromptTests, TestOutcome } from './testing';
 import { WorkerClient } from './workerClient';
 import { assertTrusted } from '../trust';
+import * as settings from '../settings';
+import type { Shared } from '../shared';
+import type { RunNode } from '../runs/tree';
+import { runsDirs } from '../runs/tree';
 
 export interface PromptFeatureDeps {
   extensionUri: vscode.Uri;
@@ -64,15 +68,13 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
 
   const worker = new WorkerClient(
     () => {
-      const cfg = vscode.workspace.getConfiguration('adaptLab');
-      const backend = cfg.get<string>('backend') || 'auto';
       assertTrusted('Evaluating prompts');
-      return fork(deps.cliPath, ['worker', '--backend', backend], {
+      return fork(deps.cliPath, ['worker', '--backend', settings.backend()], {
         execPath: deps.nodePath(),
         // node-llama-cpp (inline prompts in llama.cpp) is looked for beside the extension, then here.
         cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: childEnv({ blas: cfg.get<boolean>('blas') ?? true }),
+        env: childEnv({ blas: settings.blas() }),
       });
     },
     {
@@ -93,7 +95,7 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
   const evaluator = new PromptEvaluator(worker, activeRun, results, context.workspaceState, () => embeddedModels(deps.extensionUri.fsPath));
   const diagnostics = new PromptDiagnostics();
   const lenses = new PromptCodeLensProvider(activeRun);
-  const maxTokens = () => Math.max(1, Math.floor(vscode.workspace.getConfiguration('adaptLab').get<number>('prompts.maxTokens') ?? 16));
+  const maxTokens = settings.promptsMaxTokens;
   const tests = new PromptTests(evaluator, activeRun, maxTokens);
   subs.push(activeRun, results, diagnostics, lenses, tests);
   subs.push(vscode.languages.registerCodeLensProvider({ pattern: PROMPTS_GLOB }, lenses));
@@ -164,4 +166,16 @@ export function registerPromptFeatures(context: vscode.ExtensionContext, deps: P
     onDidChangeActiveRun: activeRun.onDidChange,
     test,
   };
+}
+
+/** The prompts feature as activate() wires it: the worker on the CLI runtime, runs from the first workspace folder, and Set as Active Run on a Runs view item. */
+export function register(context: vscode.ExtensionContext, s: Shared): PromptFeatures {
+  const prompts = registerPromptFeatures(context, {
+    extensionUri: context.extensionUri, cliPath: s.rt().cliPath, nodePath: () => s.rt().execPath, runsDir: () => runsDirs()[0], output: s.log,
+  });
+  context.subscriptions.push(vscode.commands.registerCommand('adaptLab.setActiveRun', (node?: RunNode) => {
+    if (node?.runDir) prompts.setActiveRun(node.runDir);
+    else void vscode.commands.executeCommand(CHOOSE_RUN_COMMAND);
+  }));
+  return prompts;
 }

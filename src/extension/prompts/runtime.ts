@@ -4,6 +4,7 @@
 // beside the extension and in the workspace folder (its working folder).
 import * as vscode from 'vscode';
 import { LLAMACPP_MISSING, PromptRuntime } from '../../protocol/worker';
+import { setEvaluationRuntime } from '../settings';
 
 export const NODE_LLAMA_CPP = 'node-llama-cpp@3.21.1';
 
@@ -28,6 +29,6 @@ export function llamaCppMissing(message: string | undefined): void {
     'Copy Install Command', "Use Adapt Lab's Engine",
   ).then(async (choice) => {
     if (choice === 'Copy Install Command') await vscode.env.clipboard.writeText(install);
-    if (choice === "Use Adapt Lab's Engine") await vscode.workspace.getConfiguration('adaptLab').update('evaluation.runtime', 'engine', vscode.ConfigurationTarget.Global);
+    if (choice === "Use Adapt Lab's Engine") await setEvaluationRuntime('engine');
   });
 }

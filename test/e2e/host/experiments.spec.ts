@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { ExperimentState } from '../../../src/protocol/experiment';
 import type { ExperimentSession } from '../../../src/extension/experiments/session';
 import type { ExperimentNode, TrialNode, TrialRunNode } from '../../../src/extension/experiments/tree';
-import type { RunNode } from '../../../src/extension/runs';
+import type { RunNode } from '../../../src/extension/runs/tree';
 import { api, REPO, waitFor, workspaceDir } from './util';
 
 const sample = (f: string) => join(REPO, 'samples', f);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { readRunRecord } from '../../../src/engine/core/runs/store';
-import type { DemoResult, SampleFiles } from '../../../src/extension/walkthrough';
+import type { DemoResult, SampleFiles } from '../../../src/extension/walkthrough/walkthrough';
 import { api, REPO, workspaceDir } from './util';
 
 const openTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs);

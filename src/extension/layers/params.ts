@@ -2,12 +2,12 @@
 // extension never loads TensorFlow.js). Which parameters train is the engine core's plan
 // (src/engine/core/plan.ts planAdapt), the same function the trainer builds its variables
 // from, so Adapt Model and the Layers view show the counts the trainer reports.
-import { AdaptConfig } from '../protocol/config';
-import type { InspectTensor, ModelInfo, ModuleNode } from '../protocol/inspect';
-import { globToRegExp, layerOf } from '../engine/core/paths';
-import { loraDefaults } from '../engine/core/run-config';
-import { linearModules as linearOf } from '../engine/core/modules';
-import { AdaptPlan, loraTargets as planTargets, ModelDescription, planAdapt } from '../engine/core/plan';
+import { AdaptConfig } from '../../protocol/config';
+import type { InspectTensor, ModelInfo, ModuleNode } from '../../protocol/inspect';
+import { globToRegExp, layerOf } from '../../engine/core/paths';
+import { loraDefaults } from '../../engine/core/run-config';
+import { linearModules as linearOf } from '../../engine/core/modules';
+import { AdaptPlan, loraTargets as planTargets, ModelDescription, planAdapt } from '../../engine/core/plan';
 
 export { globToRegExp, layerOf };
 export type { AdaptPlan, InspectTensor, ModelInfo };

@@ -3,9 +3,9 @@
 // trainer died, so a crashed run shows as failed the next time the view refreshes.
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { listRuns, RunRecord } from '../engine/core/runs/store';
-import { backendLabel, RunStatus } from '../protocol/events';
-import { isTrusted, runsDirFor } from './trust';
+import { listRuns, RunRecord } from '../../engine/core/runs/store';
+import { backendLabel, RunStatus } from '../../protocol/events';
+import { isTrusted, runsDirFor } from '../trust';
 
 export interface RunNode {
   record: RunRecord;

@@ -3,20 +3,16 @@
 // QuickPick separators. The scan reads headers only, in this process (the engine's catalogue
 // is free of TensorFlow.js), and is kept for a minute so reopening a picker is instant.
 import * as vscode from 'vscode';
-import { scanCatalogue } from '../engine/core/catalogue';
-import { describeEntry } from '../engine/core/catalogue/describe';
-import { Catalogue, CatalogueEntry, MODEL_SOURCES, SOURCE_TITLES } from '../protocol/catalogue';
+import { scanCatalogue } from '../../engine/core/catalogue';
+import { describeEntry } from '../../engine/core/catalogue/describe';
+import { modelFolders } from '../settings';
+import { Catalogue, CatalogueEntry, MODEL_SOURCES, SOURCE_TITLES } from '../../protocol/catalogue';
 
 const KEEP_MS = 60_000;
 let cached: { at: number; key: string; value: Promise<Catalogue> } | undefined;
 /** Catalogue names of the paths seen in the last scan (an Ollama blob is `sha256-…` on disk). */
 const names = new Map<string, string>();
 
-/** adaptLab.modelFolders: extra folders to look for models in (machine setting). */
-export function modelFolders(): string[] {
-  const v = vscode.workspace.getConfiguration('adaptLab').get<unknown>('modelFolders');
-  return Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string' && p.trim() !== '') : [];
-}
 
 /** The catalogue, scanned at most once a minute (again at once when the folders setting changed). */
 export function machineCatalogue(refresh = false): Promise<Catalogue> {

@@ -3,7 +3,7 @@
 // The selection is a set of ticked parameter tensors plus a set of LoRA modules; a module is
 // shown ticked only when every tensor under it is (VS Code 1.90 has no tri-state checkbox).
 import * as vscode from 'vscode';
-import { AdaptConfig } from '../protocol/config';
+import { AdaptConfig } from '../../protocol/config';
 import {
   blockPaths, planFor, formatCount, formatPercent, InspectNode, isVector, linearModules, loraTargets, ModelInfo,
   selectionToAdapt, tensorsUnder,

@@ -5,14 +5,15 @@ import { writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
-import { AdaptConfig, RunConfig } from '../protocol/config';
-import { validateRunConfig, DEFAULT_TRAINING, loraDefaults, usesEveryCore } from '../engine/core/run-config';
-import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../engine/core/memory';
+import { AdaptConfig, RunConfig } from '../../protocol/config';
+import { validateRunConfig, DEFAULT_TRAINING, loraDefaults, usesEveryCore } from '../../engine/core/run-config';
+import { estimateTrainingMemory, formatBytes, WASM_HEAP_LIMIT } from '../../engine/core/memory';
 import {
   attentionLoraTargets, blockPaths, planFor, formatCount, formatPercent, ModelInfo, AdaptPlan as ParamPlan,
-} from './params';
-import { modelLabel, pickDataset, pickModel, pickOne, siblingValidation } from './pickers';
-import { LayersTreeProvider } from './layers';
+} from '../layers/params';
+import { modelLabel, pickDataset, pickModel, pickOne, siblingValidation } from '../pickers';
+import { LayersTreeProvider } from '../layers/tree';
+import * as settings from '../settings';
 
 const TITLE = 'Adapt Model';
 const STEPS = 6;
@@ -91,7 +92,7 @@ export interface AdaptPlan {
 
 /** adaptLab.trainingThreads, or when 0 (the default) the CPU cores, at most 4. */
 function trainingThreads(): number {
-  const n = vscode.workspace.getConfiguration('adaptLab').get<number>('trainingThreads') ?? 0;
+  const n = settings.trainingThreadsSetting();
   return Number.isInteger(n) && n > 0 ? Math.min(n, 64) : Math.max(1, Math.min(4, availableParallelism()));
 }
 

@@ -5,10 +5,12 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { openComparePanel } from './compare/panel';
-import { Commands } from './commands';
-import { runsDirs } from './runs';
-import { SessionEnd } from './trainer';
+import { openComparePanel } from '../compare/panel';
+import { runsDirs } from '../runs/tree';
+import { DEFAULT_RUNS_DIR } from '../settings';
+import type { EvaluateOptions } from '../evaluate';
+import type { RunSession } from '../trainer';
+import { SessionEnd } from '../trainer';
 
 export const SAMPLES_FOLDER = 'adapt-lab-samples';
 export const EMBEDDED_MODEL = join('models', 'adapt-lab-tiny');
@@ -72,10 +74,16 @@ export interface DemoResult {
   adapted?: number;
 }
 
+/** What the demo starts and evaluates with (the Adapt and Evaluate features). */
+export interface DemoCommands {
+  adaptFromConfig(uri: vscode.Uri): Promise<RunSession | undefined>;
+  evaluateRun(runDir: string, promptsFile: string, options: EvaluateOptions): Promise<string | undefined>;
+}
+
 export class Walkthrough {
   constructor(
     private readonly context: vscode.ExtensionContext,
-    private readonly commands: Commands,
+    private readonly commands: DemoCommands,
     private readonly setActiveRun: (runDir: string) => boolean,
   ) {}
 
@@ -87,7 +95,7 @@ export class Walkthrough {
   samples(): SampleFiles {
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!folder) return filesIn(join(this.extensionPath, 'samples'), false);
-    return copySamples(this.extensionPath, folder.uri.fsPath, runsDirs()[0] ?? join(folder.uri.fsPath, '.adapt-lab', 'runs'));
+    return copySamples(this.extensionPath, folder.uri.fsPath, runsDirs()[0] ?? join(folder.uri.fsPath, DEFAULT_RUNS_DIR));
   }
 
   /**
@@ -118,7 +126,7 @@ export class Walkthrough {
    * prompts' CodeLens, and shows the report. Resolves when all of that is done.
    */
   async runDemo(): Promise<DemoResult | undefined> {
-    if (!vscode.workspace.workspaceFolders?.length) throw new Error('open a folder first: the demo copies the samples into it and keeps its run there (.adapt-lab/runs)');
+    if (!vscode.workspace.workspaceFolders?.length) throw new Error(`open a folder first: the demo copies the samples into it and keeps its run there (${DEFAULT_RUNS_DIR})`);
     const files = this.samples();
     const session = await this.commands.adaptFromConfig(vscode.Uri.file(files.config));
     if (!session) return undefined;
