@@ -2,7 +2,8 @@
 // ([in, out], as Hugging Face stores it), tied head.
 import { tf, Tensor } from '../tf';
 import { Gpt2Config, ModelConfig } from '../core/model-config';
-import { attention, geluTanh, layerNorm } from './ops';
+import { attention, geluTanh, layerNorm, packedAttentionOn } from './ops';
+import { packedCausalAttention } from './attention-packed';
 import { appendCache, CausalLM, Family, ForwardContext } from './model';
 import { ParamSpec } from '../core/params';
 
@@ -39,15 +40,21 @@ function ln(model: CausalLM, name: string, x: Tensor): Tensor {
   return layerNorm(x, model.param(`${name}.weight`), model.param(`${name}.bias`), model.config.normEps);
 }
 
+/** q, k and v as separate heads [B, T, H, hd], through the KV cache when there is one. */
+function splitAttention(ctx: ForwardContext, i: number, qkv: Tensor, c: Gpt2Config): Tensor {
+  const [B, T] = qkv.shape;
+  const [q, k0, v0] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, c.heads, c.headDim]));
+  const { k, v } = appendCache(ctx, i, k0, v0);
+  return attention(q, k, v, ctx.past);
+}
+
 function block(model: CausalLM, i: number, h: Tensor, ctx: ForwardContext): Tensor {
   const c = model.config as Gpt2Config;
   const p = `transformer.h.${i}`;
   return tf.tidy(() => {
-    const [B, T] = h.shape;
+    const T = h.shape[1]!;
     const qkv = model.linear(`${p}.attn.c_attn`, ln(model, `${p}.ln_1`, h), ctx);
-    const [q, k0, v0] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, c.heads, c.headDim]));
-    const { k, v } = appendCache(ctx, i, k0, v0);
-    const a = attention(q, k, v, ctx.past);
+    const a = !ctx.cache && ctx.past === 0 && T > 1 && packedAttentionOn() ? packedCausalAttention(qkv, c.heads) : splitAttention(ctx, i, qkv, c);
     const h1 = tf.add(h, model.dropout(model.linear(`${p}.attn.c_proj`, a, ctx), ctx));
     const m = model.linear(`${p}.mlp.c_proj`, geluTanh(model.linear(`${p}.mlp.c_fc`, ln(model, `${p}.ln_2`, h1), ctx)), ctx);
     return tf.add(h1, model.dropout(m, ctx));

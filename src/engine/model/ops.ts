@@ -12,6 +12,11 @@ export function setFastPath(on: boolean): void {
   fastPath = on;
 }
 
+/** Whether attention may read a packed q|k|v in place (attention-packed.ts): the fast path with products on BLAS. */
+export function packedAttentionOn(): boolean {
+  return fastPath && productsOnBlas();
+}
+
 export function isTrainable(t: Tensor): boolean {
   return t instanceof tf.Variable && t.trainable;
 }

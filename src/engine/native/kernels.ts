@@ -42,7 +42,7 @@ const cpuStorage: Storage = {
 
 const storageOf = (b: BlasBackend) => (b === 'wasm' ? wasmStorage : cpuStorage);
 
-/** What each kernel did, for tests and the op breakdown: products on BLAS and fallbacks. */
+/** What each kernel did, for tests and the op breakdown: products on BLAS (sgemm calls in attention.ts) and fallbacks. */
 export const kernelCounts = { blas: 0, fallback: 0 };
 
 function batchMatMul(blas: Blas, storage: Storage, original: tf.KernelFunc) {
