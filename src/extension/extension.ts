@@ -12,7 +12,7 @@ import { RunSession, TrainerManager } from './trainer';
 import { MonitorViewProvider } from './monitor/provider';
 import type { PromptFeatures } from './prompts';
 import type { Walkthrough } from './walkthrough/walkthrough';
-import type { PreviewPanel } from './preview/panel';
+import type { PreviewFeature } from './preview';
 import type { ExperimentFeatures } from './experiments';
 import type { EvaluateOptions } from './evaluate';
 import type { RunArg } from './runs/pick';
@@ -60,8 +60,8 @@ export interface AdaptLabApi {
   allowRunsDir(dir: string): Promise<void>;
   /** The runs folder of each workspace folder, as the Runs view and new runs use them. */
   runsDirs(): string[];
-  /** Preview Training Data's panel. */
-  preview: PreviewPanel;
+  /** Preview Training Data: its panel, and the command's action. */
+  preview: PreviewFeature;
   /** Run Experiment, the experiments in the Runs view, the leaderboard. */
   experiments: ExperimentFeatures;
 }
@@ -101,7 +101,7 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
     adaptFromConfig: adaptCommands.adaptFromConfig, evaluateRun, setActiveRun: (runDir) => promptFeatures.setActiveRun(runDir),
   });
   const experiments = experimentsFeature.register(context, shared);
-  const previewPanel = preview.register(context, shared);
+  const previewFeature = preview.register(context, shared);
 
   const commands: CommandsApi = {
     controlRun: runsCommands.controlRun, deleteRun: runsCommands.deleteRun, continueRun: runsCommands.continueRun,
@@ -109,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): AdaptLabApi {
   };
   return {
     startRun: adaptCommands.startRun,
-    commands, trainer, layers, layersView, runs, runsView: runsCommands.view, statusBar, log, prompts: promptFeatures, walkthrough, allowRunsDir, runsDirs, preview: previewPanel, experiments,
+    commands, trainer, layers, layersView, runs, runsView: runsCommands.view, statusBar, log, prompts: promptFeatures, walkthrough, allowRunsDir, runsDirs, preview: previewFeature, experiments,
   };
 }
 

@@ -6,26 +6,36 @@ import * as vscode from 'vscode';
 import type { Shared } from '../shared';
 import { registerGuarded } from '../commands';
 import { pickDataset, pickModel } from '../pickers';
+import { assertTrusted } from '../trust';
+import type { PreviewPayload } from '../../protocol/preview';
 import { PreviewPanel } from './panel';
 import { isDataFile, targetOf } from './source';
 
 export const PREVIEW_COMMAND = 'adaptLab.previewTrainingData';
 const TITLE = 'Preview Training Data';
 
-export function register(context: vscode.ExtensionContext, s: Shared): PreviewPanel {
-  // The model in the Layers view is offered first.
-  const d = { context, log: s.log, rt: s.rt, currentModel: () => s.layers.modelPath };
-  const panel = new PreviewPanel(d.context.extensionUri, d.rt, d.log);
-  d.context.subscriptions.push(panel, registerGuarded(PREVIEW_COMMAND, async (arg?: unknown) => {
+export interface PreviewFeature {
+  panel: PreviewPanel;
+  /** What the command does (errors thrown, not shown): a file URI, {model, data, preserveFocus}, or nothing (asked for). */
+  open(arg?: unknown): Promise<PreviewPayload | undefined>;
+}
+
+export function register(context: vscode.ExtensionContext, s: Shared): PreviewFeature {
+  const panel = new PreviewPanel(context.extensionUri, s.rt, s.log);
+  const open = async (arg?: unknown): Promise<PreviewPayload | undefined> => {
+    // In Restricted Mode no tokenizer is read: refused before asking for anything.
+    assertTrusted(TITLE);
     const target = targetOf(arg);
     const active = vscode.window.activeTextEditor?.document.uri;
     const data = target.data
       ?? (active?.scheme === 'file' && isDataFile(active.fsPath) ? active.fsPath : undefined)
       ?? await pickDataset({ title: `${TITLE}: data`, step: 1, totalSteps: 2 }, 'Which data file to preview?');
     if (!data) return undefined;
-    const model = target.model ?? await pickModel(d.context.extensionPath, d.context.globalState, { title: `${TITLE}: model (its chat template and tokenizer)`, step: 2, totalSteps: 2 }, d.currentModel());
+    // The model in the Layers view is offered first.
+    const model = target.model ?? await pickModel(context.extensionPath, context.globalState, { title: `${TITLE}: model (its chat template and tokenizer)`, step: 2, totalSteps: 2 }, s.layers.modelPath);
     if (!model) return undefined;
     return panel.show(model, data, target.preserveFocus);
-  }, d.log));
-  return panel;
+  };
+  context.subscriptions.push(panel, registerGuarded(PREVIEW_COMMAND, open, s.log));
+  return { panel, open };
 }

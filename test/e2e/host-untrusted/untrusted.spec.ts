@@ -53,6 +53,12 @@ describe('Workspace trust (Restricted Mode)', () => {
     assert.ok(!existsSync(join(workspaceDir(), '.adapt-lab', 'runs', 'experiments')), 'no experiment state written');
   });
 
+  it('no data preview: Preview Training Data is refused before any process starts', async () => {
+    const a = await api();
+    const refused = await a.preview.open({ model: join(workspaceDir(), 'model.gguf'), data: moodData().train }).then(() => undefined, (e: Error) => e);
+    assert.match(String(refused?.message), /Preview Training Data is not available in Restricted Mode/);
+  });
+
   it('no inference worker for prompts', async () => {
     const a = await api();
     const doc = await vscode.workspace.openTextDocument(join(workspaceDir(), 'cases.prompts.jsonl'));
