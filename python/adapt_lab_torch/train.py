@@ -288,10 +288,10 @@ class Trainer:
         if self.step == 0 and d.rank == 0 and os.environ.get("ADAPT_LAB_TORCH_GRADS"):
             # A check for the agreement tests: the first step's all-reduced gradients, in our names and layout.
             safetensors.write(os.environ["ADAPT_LAB_TORCH_GRADS"], {n: to_ours(p.grad, tr) for n, p, tr, _ in self.trainable})
+        if not np.isfinite(step_loss):  # before the update: the last checkpoint stays good
+            raise ValueError(f"loss became {step_loss} at step {self.step + 1}")
         lr = learning_rate(self.step + 1, total, t["learningRate"], t["warmupSteps"], t["schedule"])
         norm = self.opt.step(lr, t["weightDecay"], t["l2sp"], t["gradClip"])
-        if not np.isfinite(step_loss):
-            raise ValueError(f"loss became {step_loss} at step {self.step + 1}")
         self.step += 1
         seconds = time.perf_counter() - t0
         self.tokens_seen += tokens

@@ -86,6 +86,8 @@ export interface LaunchFolderOptions {
   /** The folder holding the adapt_lab_torch package (the repository's or the extension's python/). */
   pythonDir: string;
   nproc: number;
+  /** The model and data files' SHA-256 when the run record has them already (else hashed here). */
+  hashes?: Record<string, string>;
 }
 
 /** Writes `<runDir>/launch/` for a prepared run and returns its path. */
@@ -147,7 +149,7 @@ export function writeLaunchFolder(p: PreparedLaunch, o: LaunchFolderOptions): st
     record: {
       id: o.runId, name: o.runName, status: 'running', config, versions: {}, method: `${adapted.method} (PyTorch)`, params: p.params,
       machine: { platform: process.platform, arch: process.arch, cpus: 0, totalMemMiB: 0, node: '' },
-      hashes: hashFiles(p.files), base: p.base, ...(p.chat ? { chatTemplate: p.chat } : {}),
+      hashes: o.hashes ?? hashFiles(p.files), base: p.base, ...(p.chat ? { chatTemplate: p.chat } : {}),
     },
   };
   writeFileSync(join(dir, 'launch.json'), `${JSON.stringify(launch, null, 2)}\n`);

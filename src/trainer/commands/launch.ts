@@ -19,6 +19,7 @@ import { runTorchrun } from '../../engine/launch/follow';
 import { commandLine, TorchrunOptions } from '../../engine/launch/torchrun';
 import { TrainerCommand, TrainerEvent } from '../../protocol/events';
 import { ProgressPrinter } from '../progress';
+import { evaluateRunEnd } from '../../engine/eval/report';
 
 /** The python/ folder beside dist/ (the built CLI) or .test-dist/ (the test bundle). */
 export function pythonDir(): string {
@@ -103,6 +104,9 @@ export async function launchCommand(args: string[]): Promise<number> {
       run.audit('resumed', 'torchrun', undefined);
     } else {
       const config = loadRunConfig(positionals[0]);
+      if (config.training.selectCheckpoint === 'eval') {
+        throw new Error(`${positionals[0]}: training.selectCheckpoint "eval" is not available on torchrun (checkpoints are chosen by validation loss there): remove it, or train with \`adapt-lab train\``);
+      }
       // The model is loaded only to tokenize the data and initialise the adapter: the cpu backend.
       await selectBackend({ backend: 'cpu', blas: false });
       const prepared = await prepareLaunch(config);
@@ -122,7 +126,7 @@ export async function launchCommand(args: string[]): Promise<number> {
         }
         run = createRun(config.runsDir, { name, config, method: `${prepared.adapted.method} (PyTorch)`, trainer: identity, base: prepared.base, files: prepared.files, params: prepared.params });
         lock = acquireRunLock(run.dir, identity, `"${run.record.name}" (${run.dir})`);
-        launchDir = writeLaunchFolder(prepared, { runDir: run.dir, runId: run.record.id, runName: run.record.name, pythonDir: pythonDir(), nproc: topo.nproc });
+        launchDir = writeLaunchFolder(prepared, { runDir: run.dir, runId: run.record.id, runName: run.record.name, pythonDir: pythonDir(), nproc: topo.nproc, hashes: run.record.hashes });
         if (prepared.chat) run.update({ chatTemplate: prepared.chat });
       } finally {
         prepared.lm.model.dispose();
@@ -136,6 +140,20 @@ export async function launchCommand(args: string[]): Promise<number> {
         if (stopAsked) s();
       },
     });
+    // The prompt cases, base vs adapted, as `train` evaluates them when a run finishes.
+    const cfg = run.record.config;
+    if (end.type === 'finished' && cfg.data.prompts) {
+      try {
+        await selectBackend({ backend: cfg.backend, blas: cfg.blas !== false });
+        const { event } = await evaluateRunEnd({ runDir: run.dir, prompts: cfg.data.prompts, probe: cfg.data.probe, backend: cfg.backend });
+        run.appendEvent(event);
+        emit(event);
+      } catch (err) {
+        const e = { type: 'log' as const, time: new Date().toISOString(), level: 'warn' as const, message: `end-of-run evaluation failed: ${(err as Error).message}` };
+        run.appendEvent(e);
+        emit(e);
+      }
+    }
     lock.release();
     return end.type === 'failed' ? 1 : 0;
   } finally {

@@ -129,4 +129,28 @@ describe('Adapt Lab in code-server (Chromium)', function () {
     await sleep(500);
     await page.screenshot({ path: screenshotPath('compare.png') });
   });
+
+  it('Adapt Model → Run with torchrun… trains on PyTorch (2 processes); the run finishes in Runs with its loss curve in the Monitor', async () => {
+    const before = new Set(runRecords().map((r) => r.dir));
+    await runCommand('Adapt Lab: Adapt Model');
+    await pick('stories260K');
+    await pick('train.jsonl');
+    await pick('LoRA on all linear layers');
+    await answer('Training steps', '20');
+    await answer('Peak learning rate', '0.003');
+    await answer('Batch size');
+    await answer('LoRA rank', '4');
+    await pick('Run with torchrun');
+    await answer('torchrun processes', '2');
+    const run = await waitFor('a new torchrun run', () => runRecords().find((r) => !before.has(r.dir)), 120_000);
+    await waitFor('the torchrun run finished', () => runRecords().find((r) => r.dir === run.dir)?.status === 'finished', 240_000, 1000);
+    const rec = JSON.parse(readFileSync(join(run.dir, 'run.json'), 'utf8')) as { method: string; backend?: { name: string; label?: string } };
+    assert.match(rec.method, /\(PyTorch\)/);
+    assert.equal(rec.backend?.name, 'pytorch');
+    assert.match(rec.backend?.label ?? '', /DDP × 2/);
+    const monitor = await frameWith('#loss-chart', 90_000);
+    await waitFor('20 loss points of the torchrun run', async () => (await dataNumber(monitor, '#loss-chart', 'points')) === 20, 60_000, 300);
+    await sleep(500);
+    await page.screenshot({ path: screenshotPath('torchrun-monitor.png') });
+  });
 });

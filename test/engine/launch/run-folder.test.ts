@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sharedPath } from '../../helpers/shared';
-import { moodCases, moodTask } from '../../helpers/tasks';
+import { moodCases, moodTask, writeJsonl } from '../../helpers/tasks';
 import { cliJsonl, requireTorchrun } from '../../helpers/torchrun';
 import { openLlamaCpp } from '../../helpers/llamacpp';
 import { writeLaunchConfig } from './agreement.test';
@@ -59,7 +59,10 @@ describe('a torchrun run in the run store', function () {
   before(async () => {
     requireTorchrun();
     task = moodTask(40);
-    const cfg = writeLaunchConfig(task.dir, MODEL(), { maxSteps: 40, checkpointEvery: 4, evalEvery: 8, learningRate: 0.01 }, { name: 'straight' });
+    writeJsonl(join(task.dir, 'cases.prompts.jsonl'), moodCases(6, 4).map((c) => ({ prompt: c.prompt, expected: c.mood, match: 'contains' })));
+    const cfg = writeLaunchConfig(task.dir, MODEL(), { maxSteps: 40, checkpointEvery: 4, evalEvery: 8, learningRate: 0.01 }, {
+      name: 'straight', data: { train: 'train.jsonl', validation: 'val.jsonl', prompts: 'cases.prompts.jsonl' },
+    });
     const r = await cliJsonl(['launch', cfg, '--torchrun', '--nproc', '2']);
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     const started = r.events.find((e) => e.type === 'started');
@@ -77,7 +80,9 @@ describe('a torchrun run in the run store', function () {
     assert.equal(rec.trainer, undefined, 'no trainer is recorded once it ended');
     const events = readMetrics(straight.runDir); // every line validated by parseTrainerEvent
     assert.deepEqual(events.map((e) => e.type).filter((t) => t === 'step').length, 40);
-    assert.equal(events.at(-1)?.type, 'finished');
+    // The prompt cases were evaluated base vs adapted after the last step, as `train` does.
+    assert.deepEqual(events.slice(-2).map((e) => e.type), ['finished', 'evalReport']);
+    assert.ok(existsSync(join(straight.runDir, 'eval.json')));
     const ck = loadCheckpoint(straight.runDir, 'latest'); // SHA-256 of both tensor files checked
     assert.equal(ck.step, 40);
     assert.ok(ck.tensors.some((t) => t.name === 'lora:model.layers.0.self_attn.q_proj.A' && t.shape.join() === '64,4'));
