@@ -352,7 +352,7 @@ async function main(): Promise<void> {
   }
   if (a.case?.startsWith('scale:')) {
     const [, shape, steps, warmup, recompute, ...path] = a.case.split(':');
-    // Batch 1 is one training thread: the cores go to BLAS (ADAPT_LAB_BLAS_THREADS, set by the parent).
+    // BLAS threads as the trainer sets them: 1, or ADAPT_LAB_BLAS_THREADS.
     setBlasThreads(blasThreadsPerWorker());
     rep.emit(await runScaleCase(shape, path.join(':'), Number(steps), Number(warmup), recompute as 'on' | 'off' | 'auto'));
     return;
