@@ -123,6 +123,15 @@ describe('checkpoints chosen by evaluation', function () {
       const m = new RunModel();
       events.forEach((e) => m.apply(e));
       assert.deepEqual([m.chosen?.step, m.chosen?.by], [want.step, 'eval']);
+      // Judging leaves training alone: the same losses as the same run choosing by validation loss.
+      const plain: TrainerEvent[] = [];
+      assert.equal((await train(config({ selectCheckpoint: undefined }), { emit: (e) => plain.push(e) })).type, 'finished');
+      const losses = (es: TrainerEvent[]) => es.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss);
+      assert.deepEqual(losses(events), losses(plain));
+      assert.ok(!plain.some((e) => e.type === 'checkpointEval'));
+      const bestEval = plain.filter((e) => e.type === 'eval' && e.best).at(-1)!;
+      const plainDir = (plain.find((e) => e.type === 'started') as { runDir: string }).runDir;
+      assert.deepEqual(readRunRecord(plainDir).chosenCheckpoint, { step: bestEval.type === 'eval' ? bestEval.step : -1, by: 'loss', valLoss: bestEval.type === 'eval' ? bestEval.valLoss : -1 });
       // The step events carry the Monitor's axes.
       const steps = events.filter((e): e is StepEvent => e.type === 'step');
       steps.forEach((s, i) => {
