@@ -78,6 +78,7 @@ const UI_SPECS = {
     require('./ui/models.spec');
     require('./ui/preview.spec');
     require('./ui/experiments.spec');
+    require('./ui/monitor-axes.spec');
   },
   install: () => require('./ui/installed.spec'),
 };
