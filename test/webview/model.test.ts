@@ -91,18 +91,18 @@ describe('webview: Monitor x-axes, system series and the chosen checkpoint', () 
     const r = runEvents(30, { totalSteps: 100 });
     r.all.forEach((e) => m.apply(e));
     assert.equal(m.hasTokens, true);
-    assert.deepEqual(xs(m.loss.on('tokens')), r.steps.map((e) => e.tokensSeen));
-    assert.deepEqual(xs(m.loss.on('time')), r.steps.map((e) => e.elapsedSeconds));
-    assert.deepEqual(xs(m.loss.on('step')), r.steps.map((e) => e.step));
+    assert.deepEqual(xs(m.on(m.loss, 'tokens')), r.steps.map((e) => e.tokensSeen));
+    assert.deepEqual(xs(m.on(m.loss, 'time')), r.steps.map((e) => e.elapsedSeconds));
+    assert.deepEqual(xs(m.on(m.loss, 'step')), r.steps.map((e) => e.step));
     // Validation points sit where their step is on each axis.
-    assert.deepEqual(xs(m.val.on('tokens')), [10, 20, 30].map((s) => s * TOKENS_PER_STEP));
-    assert.deepEqual(m.val.on('time').map((p) => p.y), r.evals.map((e) => e.valLoss));
+    assert.deepEqual(xs(m.on(m.val, 'tokens')), [10, 20, 30].map((s) => s * TOKENS_PER_STEP));
+    assert.deepEqual(m.on(m.val, 'time').map((p) => p.y), r.evals.map((e) => e.valLoss));
     assert.deepEqual(m.stepTime.points.map((p) => p.y), r.steps.map((e) => e.stepSeconds));
-    assert.deepEqual(m.cpu.on('tokens').map((p) => p.y), r.steps.map((e) => e.cpuPercent));
-    assert.equal(m.rss.on('time').length, 30);
+    assert.deepEqual(m.on(m.cpu, 'tokens').map((p) => p.y), r.steps.map((e) => e.cpuPercent));
+    assert.equal(m.on(m.rss, 'time').length, 30);
     // The untrained model's evaluation at step 0 is at 0 on every axis.
     m.apply({ type: 'eval', time: new Date(T0).toISOString(), step: 0, valLoss: 3, perplexity: 20, tokenAccuracy: 0, best: false });
-    assert.deepEqual(m.val.on('tokens')[0], { x: 0, y: 3, step: 0 });
+    assert.deepEqual(m.on(m.val, 'tokens')[0], { x: 0, y: 3 });
   });
 
   it('a run recorded before these fields: no tokens axis, no system series, training time from the event times without pauses', () => {
@@ -111,16 +111,16 @@ describe('webview: Monitor x-axes, system series and the chosen checkpoint', () 
     const r = runEvents(20, { totalSteps: 100, legacy: true });
     r.all.forEach((e) => m.apply(e));
     assert.equal(m.hasTokens, false);
-    assert.equal(m.loss.on('tokens').length, 0);
+    assert.equal(m.on(m.loss, 'tokens').length, 0);
     assert.equal(m.stepTime.length, 0);
     assert.equal(m.cpu.length, 0);
-    assert.ok(near(xs(m.loss.on('time')), r.steps.map((e) => e.step * 0.45)), 'seconds since started (0.45 s a step)');
+    assert.ok(near(xs(m.on(m.loss, 'time')), r.steps.map((e) => e.step * 0.45)), 'seconds since started (0.45 s a step)');
     // Paused for a minute after step 20: the time axis leaves the minute out.
     const at = (ms: number) => new Date(T0 + ms).toISOString();
     m.apply({ type: 'paused', time: at(20 * 450 + 10), step: 20 });
     m.apply({ type: 'resumed', time: at(20 * 450 + 60_010), step: 20 });
     m.apply({ ...r.steps[0], step: 21, time: at(21 * 450 + 60_000) });
-    assert.ok(Math.abs(m.loss.on('time').at(-1)!.x - 21 * 0.45) < 1e-9, String(m.loss.on('time').at(-1)!.x));
+    assert.ok(Math.abs(m.on(m.loss, 'time').at(-1)!.x - 21 * 0.45) < 1e-9, String(m.on(m.loss, 'time').at(-1)!.x));
   });
 
   it('a resume continues the time axis from the resumed step and replaces the tail on every axis', () => {
@@ -132,16 +132,16 @@ describe('webview: Monitor x-axes, system series and the chosen checkpoint', () 
     const later = T0 + 3_600_000;
     m.apply({ ...started(100), time: new Date(later).toISOString(), resumedFrom: 20 });
     m.apply({ ...runEvents(1, { start: 20, legacy: true }).steps[0], time: new Date(later + 500).toISOString() });
-    assert.deepEqual(xs(m.loss.on('step')).slice(-2), [20, 21]);
-    assert.ok(Math.abs(m.loss.on('time').at(-1)!.x - (20 * 0.45 + 0.5)) < 1e-9, 'continues from step 20 (9 s), not from the kill');
-    assert.equal(m.loss.on('time').length, 21);
+    assert.deepEqual(xs(m.on(m.loss, 'step')).slice(-2), [20, 21]);
+    assert.ok(Math.abs(m.on(m.loss, 'time').at(-1)!.x - (20 * 0.45 + 0.5)) < 1e-9, 'continues from step 20 (9 s), not from the kill');
+    assert.equal(m.on(m.loss, 'time').length, 21);
     assert.equal(m.loss.takeRewound(), true);
     // With tokensSeen recorded, the resumed steps replace the tail on the tokens axis too.
     const n = new RunModel();
     runEvents(30).steps.forEach((e) => n.apply(e));
     runEvents(2, { start: 20 }).steps.forEach((e) => n.apply(e));
-    assert.deepEqual(xs(n.loss.on('tokens')).slice(-3), [20, 21, 22].map((s) => s * TOKENS_PER_STEP));
-    assert.equal(n.loss.on('tokens').length, 22);
+    assert.deepEqual(xs(n.on(n.loss, 'tokens')).slice(-3), [20, 21, 22].map((s) => s * TOKENS_PER_STEP));
+    assert.equal(n.on(n.loss, 'tokens').length, 22);
   });
 
   it('marks the best-validation checkpoint, and the checkpoint chosen by evaluation over it', () => {
@@ -232,7 +232,7 @@ describe('webview: host side', () => {
     assert.ok(steps.every((e) => e.type === 'step' && e.tokensSeen === undefined && e.cpuPercent === undefined));
     const m = new RunModel(r.info);
     r.events.forEach((e) => m.apply(e));
-    assert.equal(m.loss.on('time').length, 12);
+    assert.equal(m.on(m.loss, 'time').length, 12);
     assert.equal(m.hasTokens, false);
     assert.equal(loadCompareRun(dir).train.length, 12);
   });

@@ -14,7 +14,7 @@ import { adoptCss, fmtCount, fmtDuration, fmtNumber, h } from '../shared/dom';
 import { clampWeight, EmaState, emaStep, newEma } from '../shared/ema';
 import { palette, Palette, onThemeChange, withAlpha } from '../shared/theme';
 import { vscodeApi } from '../shared/vscode';
-import { RunModel, Series, X_AXES, XAxis } from './model';
+import { mapPoints, RunModel, Series, X_AXES, XAxis } from './model';
 import baseCss from '../shared/base.css';
 import monitorCss from './monitor.css';
 
@@ -159,7 +159,7 @@ function updateSmoothed(): void {
     ema = newEma();
     smoothDirty = false;
   }
-  const pts = raw.on(axis);
+  const pts = raw.points;
   for (let i = smoothed.length; i < pts.length; i++) smoothed.push({ x: pts[i].x, y: emaStep(ema, ui.smoothing, pts[i].y) });
 }
 
@@ -190,7 +190,7 @@ function axisFor(m: RunModel): { axis: XAxis; note?: string } {
   if (ui.xAxis === 'tokens' && !m.hasTokens && m.loss.length) {
     return { axis: 'step', note: 'This run was recorded without token counts: drawn by step.' };
   }
-  if (ui.xAxis === 'time' && !m.loss.byTime.length && m.loss.length) {
+  if (ui.xAxis === 'time' && !m.hasTime && m.loss.length) {
     return { axis: 'step', note: 'This run\'s events carry no usable times: drawn by step.' };
   }
   return { axis: ui.xAxis };
@@ -205,16 +205,23 @@ function applyAxis(): boolean {
   if (a.axis === axis) return false;
   axis = a.axis;
   for (const c of [lossChart, ...small.map((s) => s.chart)]) setXFormat(c, X_FORMAT[axis], axis !== 'time');
-  smoothDirty = true;
   return true;
 }
 for (const c of [lossChart, ...small.map((s) => s.chart)]) setXFormat(c, X_FORMAT[axis], true);
+
+/** Points of `s` that have a place on the current axis (all of them on steps). */
+function countOn(s: Series): number {
+  if (axis === 'step') return s.length;
+  let n = 0;
+  for (const p of s.points) if (model.xOf(p.x, axis) !== undefined) n++;
+  return n;
+}
 
 /** The chosen checkpoint's marker: on the validation curve at its step, else on the train curve. */
 function chosenPoint(): Point | undefined {
   const c = model.chosen;
   if (!c) return undefined;
-  const x = axis === 'step' ? c.step : axis === 'tokens' ? model.at(c.step).tokens : model.at(c.step).seconds;
+  const x = model.xOf(c.step, axis);
   if (x === undefined) return undefined;
   const yAt = (s: Series) => {
     for (let i = s.points.length - 1; i >= 0; i--) if (s.points[i].x === c.step) return s.points[i].y;
@@ -238,18 +245,24 @@ const drawn: Drawn[] = [
     box: lossBox, chart: lossChart, dirty: true, onScreen: true,
     fill: () => {
       const budget = drawBudget(lossChart.width);
-      fillView(lossSets[0].data, model.loss.on(axis), budget);
-      fillView(lossSets[1].data, smoothed, budget);
-      fillView(lossSets[2].data, model.val.on(axis), budget);
+      // Thinned by step, then placed on the axis: only what is drawn is mapped.
+      for (const [d, src] of [[lossSets[0].data, model.loss.points], [lossSets[1].data, smoothed], [lossSets[2].data, model.val.points]] as const) {
+        fillView(d, src, budget);
+        mapPoints(d, model, axis, d);
+      }
       const chosen = chosenPoint();
       lossSets[3].data.length = 0;
       if (chosen) lossSets[3].data.push(chosen);
-      lossSets[3].label = chosen ? `chosen checkpoint (step ${model.chosen!.step}${model.chosen!.by === 'eval' ? ', by evaluation' : ', best val loss'})` : '_chosen';
+      lossSets[3].label = chosen ? `chosen (step ${model.chosen!.step})` : '_chosen';
     },
   },
   ...small.map((s) => ({
     box: s.card.box, chart: s.chart, dirty: true, onScreen: true,
-    fill: () => fillView(s.chart.data.datasets[0].data, s.pick(model).on(axis), drawBudget(s.chart.width)),
+    fill: () => {
+      const d = s.chart.data.datasets[0].data;
+      fillView(d, s.pick(model).points, drawBudget(s.chart.width));
+      mapPoints(d, model, axis, d);
+    },
   })),
 ];
 let chain: ReturnType<typeof setTimeout> | undefined;
@@ -303,10 +316,10 @@ function redraw(): void {
       const v = last(series);
       // A run recorded before step time and CPU % existed says so instead of an empty chart.
       s.card.value.textContent = v !== undefined ? s.fmt(v) : model.loss.length ? 'not recorded' : '';
-      s.card.box.dataset.points = String(series.on(axis).length);
+      s.card.box.dataset.points = String(countOn(series));
     }
-    lossBox.dataset.points = String(model.loss.on(axis).length);
-    lossBox.dataset.valPoints = String(model.val.on(axis).length);
+    lossBox.dataset.points = String(countOn(model.loss));
+    lossBox.dataset.valPoints = String(countOn(model.val));
     lossBox.dataset.chosenStep = model.chosen ? String(model.chosen.step) : '';
     renderHeader();
   });
@@ -343,7 +356,7 @@ function renderHeader(): void {
   const eta = m.eta();
   etaEl.textContent = status === 'running' ? `ETA ${fmtDuration(eta)}` : '';
   etaEl.hidden = status !== 'running';
-  epochEl.textContent = m.epoch !== undefined ? `epoch ${m.epoch}` : '';
+  epochEl.textContent = m.epoch !== undefined ? `epoch ${fmtNumber(m.epoch, 3)}` : '';
   speedEl.textContent = m.tokensPerSecond !== undefined && status === 'running' ? `${fmtNumber(m.tokensPerSecond, 3)} tok/s` : '';
   const live = status === 'running' || status === 'paused';
   actionsEl.hidden = !live;

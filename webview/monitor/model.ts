@@ -8,11 +8,6 @@ import type { Point } from '../shared/charts';
 export type XAxis = 'step' | 'tokens' | 'time';
 export const X_AXES: readonly XAxis[] = ['step', 'tokens', 'time'];
 
-/** A point on an axis other than steps; `step` says which step it belongs to (for a resume's rewind). */
-export interface StepPoint extends Point {
-  step: number;
-}
-
 /** Where a step lies on the other axes, when known. */
 export interface StepPosition {
   tokens?: number;
@@ -20,20 +15,16 @@ export interface StepPosition {
 }
 
 /**
- * A curve, kept on each x-axis at once so switching axes costs nothing. A step at or before
- * the last one (resume from a checkpoint) replaces the tail on every axis.
+ * A curve over steps. A step at or before the last one (resume from a checkpoint) replaces the
+ * tail. Other x-axes are a mapping of steps (RunModel.xOf), kept once for the run rather than
+ * once per curve: at 20,000 steps copies per axis and curve took the page's heap from 27 to 60 MiB.
  */
 export class Series {
-  /** x = step. */
   readonly points: Point[] = [];
-  /** x = tokens seen: only points whose step has a known token count. */
-  readonly byTokens: StepPoint[] = [];
-  /** x = seconds of training. */
-  readonly byTime: StepPoint[] = [];
   /** Points were removed since the last `takeRewound()`: anything derived must be recomputed. */
   private rewound = false;
 
-  add(x: number, y: number, at: StepPosition = {}): void {
+  add(x: number, y: number): void {
     if (!Number.isFinite(x) || !Number.isFinite(y)) return;
     const p = this.points;
     while (p.length && p[p.length - 1].x >= x) {
@@ -41,21 +32,6 @@ export class Series {
       this.rewound = true;
     }
     p.push({ x, y });
-    this.addOn(this.byTokens, x, y, at.tokens);
-    this.addOn(this.byTime, x, y, at.seconds);
-  }
-
-  private addOn(list: StepPoint[], step: number, y: number, x: number | undefined): void {
-    while (list.length && (list[list.length - 1].step >= step || (x !== undefined && list[list.length - 1].x > x))) {
-      list.pop();
-      this.rewound = true;
-    }
-    if (x !== undefined && Number.isFinite(x)) list.push({ x, y, step });
-  }
-
-  /** The curve on `axis`. */
-  on(axis: XAxis): readonly Point[] {
-    return axis === 'step' ? this.points : axis === 'tokens' ? this.byTokens : this.byTime;
   }
 
   takeRewound(): boolean {
@@ -97,6 +73,8 @@ export class RunModel {
   readonly cpu = new Series();
   /** Some step of this run carried tokensSeen (runs recorded before it have no tokens axis). */
   hasTokens = false;
+  /** Some step has a place in training time (from elapsedSeconds or the events' times). */
+  hasTime = false;
   /**
    * The checkpoint the run keeps as its result: the latest one chosen by evaluation
    * (checkpointEval), else the latest best-validation-loss checkpoint.
@@ -104,8 +82,9 @@ export class RunModel {
   chosen: { step: number; by: 'eval' | 'loss'; accuracy?: number; forgettingPercent?: number } | undefined;
 
   private timings: { step: number; t: number }[] = [];
-  /** Each step's place on the tokens and time axes (eval events and the chosen checkpoint need them). */
-  private positions = new Map<number, StepPosition>();
+  /** Each step's place on the tokens and time axes, indexed by step (NaN: not known). */
+  private tokensAt: number[] = [];
+  private secondsAt: number[] = [];
   /**
    * Training time for runs recorded without elapsedSeconds, from the events' times as the
    * trainer counts it: from `started`, pauses left out, continued from the resumed step.
@@ -139,14 +118,14 @@ export class RunModel {
         this.step = e.step;
         this.epoch = e.epoch;
         const t = Date.parse(e.time);
-        const at = this.position(e.step, e.tokensSeen, e.elapsedSeconds, t);
-        this.loss.add(e.step, e.loss, at);
-        this.lr.add(e.step, e.lr, at);
-        this.gradNorm.add(e.step, e.gradNorm, at);
-        this.tps.add(e.step, e.tokensPerSecond, at);
-        if (e.memory) this.rss.add(e.step, e.memory.rssMiB, at);
-        if (e.stepSeconds !== undefined) this.stepTime.add(e.step, e.stepSeconds, at);
-        if (e.cpuPercent !== undefined) this.cpu.add(e.step, e.cpuPercent, at);
+        this.place(e.step, e.tokensSeen, e.elapsedSeconds, t);
+        this.loss.add(e.step, e.loss);
+        this.lr.add(e.step, e.lr);
+        this.gradNorm.add(e.step, e.gradNorm);
+        this.tps.add(e.step, e.tokensPerSecond);
+        if (e.memory) this.rss.add(e.step, e.memory.rssMiB);
+        if (e.stepSeconds !== undefined) this.stepTime.add(e.step, e.stepSeconds);
+        if (e.cpuPercent !== undefined) this.cpu.add(e.step, e.cpuPercent);
         this.tokensPerSecond = e.tokensPerSecond;
         if (Number.isFinite(t)) {
           while (this.timings.length && this.timings[this.timings.length - 1].step >= e.step) this.timings.pop();
@@ -156,7 +135,7 @@ export class RunModel {
         return;
       }
       case 'eval':
-        this.val.add(e.step, e.valLoss, this.at(e.step));
+        this.val.add(e.step, e.valLoss);
         if (this.bestVal === undefined || e.valLoss < this.bestVal) this.bestVal = e.valLoss;
         return;
       case 'checkpoint':
@@ -200,22 +179,32 @@ export class RunModel {
     }
   }
 
-  /** Where `step` lies on the tokens and time axes (step 0, before any training, is at 0 on both). */
-  at(step: number): StepPosition {
-    return this.positions.get(step) ?? (step === 0 ? { tokens: 0, seconds: 0 } : {});
+  /** Where `step` lies on `axis` (step 0, before any training, is at 0 on every axis); undefined when not known. */
+  xOf(step: number, axis: XAxis): number | undefined {
+    if (axis === 'step') return step;
+    if (step === 0) return 0;
+    const v = (axis === 'tokens' ? this.tokensAt : this.secondsAt)[step];
+    return v === undefined || Number.isNaN(v) ? undefined : v;
+  }
+
+  /** `series` on `axis`: a new array, points whose step has no place on the axis left out. */
+  on(series: Series, axis: XAxis): Point[] {
+    const out: Point[] = [];
+    mapPoints(series.points, this, axis, out);
+    return out;
   }
 
   private startClock(t: number, resumedFrom: number | undefined): void {
-    const base = resumedFrom === undefined ? 0 : this.positions.get(resumedFrom)?.seconds;
+    const base = resumedFrom === undefined ? 0 : this.xOf(resumedFrom, 'time');
     this.clock = Number.isFinite(t) && base !== undefined ? { segStart: t, base } : undefined;
   }
 
-  private position(step: number, tokens: number | undefined, seconds: number | undefined, t: number): StepPosition {
+  private place(step: number, tokens: number | undefined, seconds: number | undefined, t: number): void {
     if (seconds === undefined && this.clock && Number.isFinite(t)) seconds = this.clock.base + Math.max(0, t - this.clock.segStart) / 1000;
     if (tokens !== undefined) this.hasTokens = true;
-    const at: StepPosition = { tokens, seconds };
-    this.positions.set(step, at);
-    return at;
+    if (seconds !== undefined) this.hasTime = true;
+    setAt(this.tokensAt, step, tokens);
+    setAt(this.secondsAt, step, seconds);
   }
 
   /** Seconds left at the recent pace, while running. */
@@ -233,4 +222,28 @@ export class RunModel {
     if (!this.totalSteps) return undefined;
     return Math.min(1, this.step / this.totalSteps);
   }
+}
+
+/** Stores `v` at index `i`, filling any gap with NaN so the array stays one of plain doubles. */
+function setAt(a: number[], i: number, v: number | undefined): void {
+  if (!Number.isInteger(i) || i < 0) return;
+  while (a.length < i) a.push(NaN);
+  a[i] = v ?? NaN;
+}
+
+/**
+ * Writes `src` (x = step) into `out` (in place, by index, as fillView does) with x on `axis`;
+ * points whose step has no place on it are left out. On the step axis the points themselves.
+ */
+export function mapPoints(src: readonly Point[], m: Pick<RunModel, 'xOf'>, axis: XAxis, out: Point[]): void {
+  let k = 0;
+  for (const p of src) {
+    if (axis === 'step') {
+      out[k++] = p;
+      continue;
+    }
+    const x = m.xOf(p.x, axis);
+    if (x !== undefined) out[k++] = { x, y: p.y };
+  }
+  out.length = k;
 }
