@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../protocol/config';
-import { backendLabel, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
+import { backendLabel, checkpointEvalLine, isEndEvent, parseTrainerEvent, RunStatus, TrainerCommand, TrainerEvent } from '../protocol/events';
 import { ensureRunsDir, reconcileRun, readRunRecord, writeJsonAtomic } from '../engine/core/runs/store';
 import { cliErrorMessage, forkCli, Runtime } from './cli';
 import { assertTrusted } from './trust';
@@ -247,6 +247,9 @@ export class TrainerManager implements vscode.Disposable {
         break;
       case 'checkpoint':
         this.log.appendLine(`[${s.name}] checkpoint at step ${e.step}${e.best ? ' (best)' : ''}`);
+        break;
+      case 'checkpointEval':
+        this.log.appendLine(`[${s.name}] ${checkpointEvalLine(e)}`);
         break;
       case 'paused':
       case 'resumed':

@@ -125,6 +125,13 @@ export interface CheckpointEvalEvent {
   chosen: boolean;
 }
 
+/** One line for people: `checkpoint at step 130: accuracy 92.5%, forgetting +24.0% (chosen)`. */
+export function checkpointEvalLine(e: CheckpointEvalEvent): string {
+  const f = e.forgettingPercent;
+  const forgetting = f === undefined ? '' : `, forgetting ${f >= 0 ? '+' : ''}${f.toFixed(1)}%${e.overCeiling ? ' (over the ceiling)' : ''}`;
+  return `checkpoint at step ${e.step}: accuracy ${(100 * e.accuracy).toFixed(1)}%${forgetting}${e.chosen ? ' (chosen)' : ''}`;
+}
+
 export interface LogEvent {
   type: 'log';
   time: string;

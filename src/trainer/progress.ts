@@ -1,5 +1,5 @@
 // A one-line progress bar with ETA for terminals (the default output of `adapt-lab train`).
-import { TrainerEvent } from '../protocol/events';
+import { checkpointEvalLine, TrainerEvent } from '../protocol/events';
 
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -47,8 +47,7 @@ export class ProgressPrinter {
       case 'checkpointEval':
         if (!this.out.isTTY || e.chosen) {
           this.line('');
-          const f = e.forgettingPercent;
-          this.out.write(`checkpoint at step ${e.step}: accuracy ${(100 * e.accuracy).toFixed(1)}%${f !== undefined ? `, forgetting ${f >= 0 ? '+' : ''}${f.toFixed(1)}%${e.overCeiling ? ' (over the ceiling)' : ''}` : ''}${e.chosen ? ' (chosen)' : ''}\n`);
+          this.out.write(`${checkpointEvalLine(e)}\n`);
         }
         break;
       case 'log':

@@ -15,7 +15,7 @@ import { loadRun, MonitorHistory } from '../../src/extension/monitor/history';
 import { flattenConfig, loadCompareRun, summarizeEval } from '../../src/extension/compare/data';
 import { webviewHtml } from '../../src/extension/monitor/html';
 import { finished, runEvents, started, T0, TOKENS_PER_STEP } from './fixtures';
-import { parseTrainerEvent } from '../../src/protocol/events';
+import { checkpointEvalLine, parseTrainerEvent } from '../../src/protocol/events';
 import { makeRun, tempRunsDir, writeEval } from './runs';
 
 describe('webview: smoothing', () => {
@@ -168,6 +168,8 @@ describe('webview: Monitor x-axes, system series and the chosen checkpoint', () 
     const ce = { type: 'checkpointEval', time: 't', step: 5, accuracy: 1, weightedError: 0, overCeiling: false, chosen: true };
     assert.equal(parseTrainerEvent(ce).type, 'checkpointEval');
     assert.throws(() => parseTrainerEvent({ ...ce, chosen: 'yes' }), /boolean "chosen"/);
+    assert.equal(checkpointEvalLine({ ...ce, type: 'checkpointEval', step: 130, accuracy: 0.925, weightedError: 0.075, forgettingPercent: 24.04 }), 'checkpoint at step 130: accuracy 92.5%, forgetting +24.0% (chosen)');
+    assert.equal(checkpointEvalLine({ ...ce, type: 'checkpointEval', forgettingPercent: 31, overCeiling: true, chosen: false }), 'checkpoint at step 5: accuracy 100.0%, forgetting +31.0% (over the ceiling)');
   });
 });
 
