@@ -56,7 +56,9 @@ describe('Monitor axes and system panels (code-server, Chromium)', function () {
   it('Monitor axes: tokens seen and training time, the System panels, the checkpoint chosen by evaluation, the axis remembered', async () => {
     await runCommand('Adapt Lab: Adapt Model from Config');
     await pick('adapt-lab.json');
-    await page.locator('.pane-header', { hasText: 'Layers' }).first().click(); // give the Monitor the side bar's height
+    // Give the Monitor the side bar's height: fold Layers and Runs.
+    await page.locator('.pane-header', { hasText: 'Layers' }).first().click();
+    await page.locator('.pane-header', { hasText: 'Runs' }).first().click();
     let monitor: Frame = await frameWith('#loss-chart', 90_000);
     await waitFor('the run finished', () => runRecord()?.status === 'finished', 240_000, 1000);
     await waitFor('all 40 steps in the Monitor', async () => (await dataNumber(monitor, '#loss-chart', 'points')) === 40, 30_000, 300);
