@@ -17,7 +17,7 @@ commands:
   tokenize --model MODEL TEXT [--json] [--no-bos] [--special]
                                                  token ids and pieces of TEXT ("-": stdin); --special
                                                  reads special-token text such as <|im_start|> as tokens
-  preview-data --model MODEL --data FILE [--examples N] [--json]
+  preview-data --model MODEL --data FILE [--examples N] [--max-length N] [--json]
                                                  the data as training tokenizes it, trained tokens marked
   suggest --model MODEL --data FILE [--batches N] [--top K] [--json]
                                                  rank linear modules by gradient norm on your data

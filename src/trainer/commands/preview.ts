@@ -1,4 +1,4 @@
-// `adapt-lab preview-data --model M --data F [--examples N] [--json]`: the first examples of a
+// `adapt-lab preview-data --model M --data F [--examples N] [--max-length N] [--json]`: the first examples of a
 // data file as training sees them (the model's chat template, its tokenizer), each token marked
 // trained (loss) or context, with counts. No weights are loaded.
 import { parse } from '../args';
