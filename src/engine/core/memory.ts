@@ -129,6 +129,10 @@ export function planMemory(c: ModelConfig, o: MemoryInputs, wasm: boolean): Memo
   return { mem: estimateTrainingMemory(c, { ...o, recompute: trained }), recompute: trained, fits: false, kept };
 }
 
+/** A size for people: "512 B", "37 KiB", "210 MiB", "1.53 GiB" (whole units below a GiB). */
 export function formatBytes(n: number): string {
-  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
+  if (n < 1024) return `${n} B`;
+  if (n < 2 ** 20) return `${Math.round(n / 1024)} KiB`;
+  if (n < 2 ** 30) return `${Math.round(n / 2 ** 20)} MiB`;
+  return `${(n / 2 ** 30).toFixed(2)} GiB`;
 }

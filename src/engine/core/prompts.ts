@@ -17,10 +17,10 @@
 //
 // Every problem names the file and line, all problems are reported together, and a file with
 // any problem is refused as a whole (nothing is evaluated).
-import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { MATCH_KINDS, MatchKind } from '../../protocol/eval';
 import type { PromptMessage } from '../../protocol/worker';
+import { readTextFile, stripBom } from './read-file';
 
 export interface PromptCase {
   id: string;
@@ -72,7 +72,7 @@ const show = (v: unknown) => {
 export function parsePromptCases(text: string, file: string): PromptCase[] {
   const problems: string[] = [];
   const add = (line: number, msg: string) => problems.push(`${file}:${line}: ${msg}`);
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = stripBom(text);
   const cases: PromptCase[] = [];
   const seen = new Map<string, number>();
   const lines = text.split(/\r?\n/);
@@ -150,12 +150,5 @@ export function parsePromptCases(text: string, file: string): PromptCase[] {
 /** Reads and checks a prompts file (see the top of this file). */
 export function readPromptFile(path: string): PromptFile {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${basename(file)}: cannot read ${file}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
-  }
-  return { file, cases: parsePromptCases(text, basename(file)) };
+  return { file, cases: parsePromptCases(readTextFile(file, basename(file)), basename(file)) };
 }

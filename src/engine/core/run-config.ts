@@ -2,10 +2,10 @@
 // every field's type, range and default lives in SCHEMA below, and one walker reports every
 // problem at once, each as `file: field.path must be ..., got ...`. Unknown fields are errors
 // (a typo such as "learnRate" would otherwise silently train with the default).
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AdaptConfig, DataConfig, LoraConfig, RunConfig, TrainingConfig } from '../../protocol/config';
 import { showValue } from './formats/limits';
+import { readTextFile } from './read-file';
 
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const CHECKPOINT_SELECTIONS = ['loss', 'eval'] as const;
@@ -427,14 +427,7 @@ export function parseJsonWithPosition(text: string, source: string): unknown {
 export function loadRunConfig(path: string): RunConfig {
   const abs = resolve(path);
   const source = basename(abs);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${source}: cannot read the run config ${abs}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = readTextFile(abs, source, 'the run config');
   if (!text.trim()) throw new Error(`${source}: the run config is empty`);
   return validateRunConfig(parseJsonWithPosition(text, source), dirname(abs), source);
 }

@@ -1,6 +1,5 @@
 // Evaluating one loaded model: a greedy answer per case (judged and timed), k sampled answers
 // per case for stability, perplexity on a probe text, loss on a data file, peak memory.
-import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { CausalLM } from '../model/model';
 import type { Tokenizer } from '../tokenizers';
@@ -13,6 +12,7 @@ import { PromptCase } from '../core/prompts';
 import type { ChatFormat } from '../chat/template';
 import { encodeChatPrompt } from '../chat/encode';
 import { matches, mean, percentile } from '../core/match';
+import { readTextFile } from '../core/read-file';
 
 export interface EvalSettings {
   /** Most tokens generated per answer (default 16). */
@@ -177,12 +177,7 @@ export function probeExamples(text: string, tokenizer: Tokenizer, window: number
 /** exp(mean NLL) over every token of a plain-text file, in windows of min(context, 256) tokens. */
 export function probePerplexity(model: CausalLM, tokenizer: Tokenizer, path: string): { perplexity: number; tokens: number } {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${basename(file)}: cannot read the probe ${file} (${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message})`);
-  }
+  const text = readTextFile(file, basename(file), 'the probe');
   const examples = probeExamples(text, tokenizer, Math.min(model.config.maxPositions, 256));
   if (!examples.length) throw new Error(`${basename(file)}: the probe text is empty (no tokens to score)`);
   const batches = makeBatches(examples, BATCH, new Rng(0), { shuffle: false }).map((b) => packBatch(b, padId(tokenizer)));

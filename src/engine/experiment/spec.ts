@@ -4,12 +4,12 @@
 // built and validated before the first one trains, so a bad axis value fails in a second, not
 // after an hour of trials.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { RunConfig } from '../../protocol/config';
 import { OBJECTIVE_METRICS, ObjectiveMetric, StoppingRule } from '../../protocol/experiment';
 import { loadRunConfig, parseJsonWithPosition, validateRunConfig } from '../core/run-config';
 import { Axis, Distribution, expandTrials, TrialPlan } from './space';
+import { readTextFile } from '../core/read-file';
 
 export interface ExperimentSpec {
   name: string;
@@ -109,7 +109,7 @@ function namesRunsDir(raw: Record<string, unknown>, dir: string): boolean {
   if (isObj(raw.base)) return raw.base.runsDir !== undefined;
   if (typeof raw.base !== 'string') return false;
   try {
-    const base = JSON.parse(readFileSync(resolve(dir, raw.base), 'utf8').replace(/^\uFEFF/, ''));
+    const base = JSON.parse(readTextFile(resolve(dir, raw.base), raw.base));
     return isObj(base) && base.runsDir !== undefined;
   } catch {
     return false; // readBase reports an unreadable base
@@ -226,13 +226,6 @@ export function validateExperiment(raw: unknown, file: string, opts: ExperimentL
 export function loadExperiment(path: string, opts: ExperimentLoadOptions = {}): ExperimentSpec {
   const file = resolve(path);
   const source = basename(file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${source}: cannot read the experiment ${file}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = readTextFile(file, source, 'the experiment');
   return validateExperiment(parseJsonWithPosition(text, source), file, opts);
 }

@@ -7,7 +7,6 @@
 //   .txt            plain text                                 loss on every token, cut into
 //                                                              chunks of maxLength tokens
 // Every error names the file and line (`train.jsonl:17: "completion" is missing`).
-import { readFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { TokenStats } from '../../protocol/events';
 import type { Tokenizer } from '../tokenizers';
@@ -16,6 +15,7 @@ import { locateJsonError } from '../core/run-config';
 import { CHAT_ROLES, ChatFormat, ChatMessage, ChatRole } from '../chat/template';
 import { ChatTemplateInfo } from '../core/chat-info';
 import { chatFormatFor, encodeChat } from '../chat/encode';
+import { readFileBytes, stripBom } from '../core/read-file';
 
 export interface Example {
   ids: number[];
@@ -339,21 +339,14 @@ export function loadDataset(path: string, tokenizer: Tokenizer, opts: LoadDatase
   if (ext !== '.jsonl' && ext !== '.json' && ext !== '.txt') {
     throw new Error(`${file}: unsupported data file type "${ext || '(none)'}"; use .jsonl ({"prompt","completion"} or {"messages"} per line) or .txt (plain text)`);
   }
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(abs);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: cannot read ${abs}${code === 'ENOENT' ? ' (no such file)' : ` (${(e as Error).message})`}`);
-  }
+  const bytes = readFileBytes(abs, file);
   const warnings: string[] = [];
   const notUtf8 = linesNotUtf8(bytes);
   if (notUtf8.length) {
     const more = notUtf8.length > 1 ? `; also line${notUtf8.length > 2 ? 's' : ''} ${lineList(notUtf8.slice(1))}` : '';
     warnings.push(`${file}:${notUtf8[0]}: bytes that are not UTF-8, read as U+FFFD (\uFFFD)${more}; save the file as UTF-8`);
   }
-  let text = bytes.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = stripBom(bytes.toString('utf8'));
 
   let format: DataFormat;
   let raw: RawExample[];

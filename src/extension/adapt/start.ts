@@ -1,7 +1,6 @@
 // Starting runs: Adapt Model (the guided flow), Adapt Model from Config (an adapt-lab.json),
 // and startRun from code. Each config is validated as the trainer will validate it, with the
 // workspace's runs folder and the backend setting filled in when the config names none.
-import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RunConfig } from '../../protocol/config';
@@ -14,6 +13,7 @@ import { DEFAULT_RUNS_DIR } from '../settings';
 import type { Shared } from '../shared';
 import type { RunSession } from '../trainer';
 import { adaptModelFlow } from './flow';
+import { readTextFile } from '../../engine/core/read-file';
 
 /** The workspace folder runs belong to (the first one), or an error a user can act on. */
 function workspaceFolder(): vscode.WorkspaceFolder {
@@ -84,9 +84,7 @@ export async function adaptFromConfig(context: vscode.ExtensionContext, s: Share
   const source = basename(path);
   let raw: unknown;
   try {
-    let text = readFileSync(path, 'utf8');
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    raw = parseJsonWithPosition(text, source);
+    raw = parseJsonWithPosition(readTextFile(path, source, 'the run config'), source);
   } catch (e) {
     void showError((e as Error).message, s.log, [path]);
     return undefined;

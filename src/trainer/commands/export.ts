@@ -3,7 +3,8 @@
 import { relative } from 'node:path';
 import { parse } from '../args';
 import { selectBackend } from '../../engine/backend';
-import { EXPORT_FORMATS, ExportFormat, exportRun, formatBytes } from '../../engine/export';
+import { EXPORT_FORMATS, ExportFormat, exportRun } from '../../engine/export';
+import { formatBytes } from '../../engine/core/memory';
 
 function checkpointArg(v: string | undefined): 'best' | 'latest' | number {
   if (v === undefined || v === 'best' || v === 'latest') return v ?? 'best';

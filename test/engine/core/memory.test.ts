@@ -1,6 +1,6 @@
 // The memory estimate shown before a run and used to refuse runs that cannot fit one wasm heap.
 import { strict as assert } from 'node:assert';
-import { estimateTrainingMemory, planMemory, RUNTIME_BYTES, WASM_HEAP_LIMIT } from '../../../src/engine/core/memory';
+import { estimateTrainingMemory, formatBytes, planMemory, RUNTIME_BYTES, WASM_HEAP_LIMIT } from '../../../src/engine/core/memory';
 import { ModelConfig } from '../../../src/engine/core/model-config';
 
 const gpt2Small: ModelConfig = { family: 'gpt2', vocabSize: 256, hidden: 384, layers: 6, heads: 6, headDim: 64, maxPositions: 256, normEps: 1e-5, tiedHead: true };
@@ -61,5 +61,9 @@ describe('training memory estimate', () => {
     assert.deepEqual([planMemory(gpt2Small, big, false).recompute, planMemory(gpt2Small, big, false).fits], [0, true], 'no heap limit off wasm');
     const huge = planMemory(gpt2Small, { ...run, batchSize: 4096 }, true);
     assert.deepEqual([huge.recompute, huge.fits], [6, false]);
+  });
+
+  it('formats sizes one way for every program (estimates, exports, the catalogue)', () => {
+    assert.deepEqual([512, 37 * 1024 + 300, 210 * 2 ** 20, 1.534 * 2 ** 30].map(formatBytes), ['512 B', '37 KiB', '210 MiB', '1.53 GiB']);
   });
 });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import path, { join } from 'node:path';
+import { join } from 'node:path';
 import { TokenType, type Tokenizer } from '../../../src/engine/tokenizers';
 import { Rng } from '../../../src/engine/random';
 import {
@@ -10,6 +10,7 @@ import {
 } from '../../../src/engine/train/data';
 import { chatFormatFor, encodeChatPrompt } from '../../../src/engine/chat/encode';
 import { DEFAULT_CHAT_TEMPLATE } from '../../../src/engine/chat/template';
+import { sharedPath } from '../../helpers/shared';
 
 const PAD = 0, BOS = 1, EOS = 2;
 const SP = '\u2581';
@@ -349,9 +350,9 @@ describe('train/data', () => {
   describe('with the stories260K vocabulary', () => {
     let tok: Tokenizer | undefined;
     let loadFailure = '';
-    const modelPath = path.resolve(process.cwd(), '../shared/models/stories260K/stories260K.gguf');
+    const modelPath = sharedPath('models', 'stories260K', 'stories260K.gguf');
     before(async function () {
-      if (!existsSync(modelPath)) { loadFailure = `${modelPath} not found`; return; }
+      if (!existsSync(modelPath)) { loadFailure = `${modelPath} not found (shared/models/stories260K)`; return; }
       try {
         const { selectBackend } = await import('../../../src/engine/backend');
         const { loadModel } = await import('../../../src/engine/model/loader');
@@ -388,10 +389,6 @@ describe('train/data', () => {
       const txt = loadDataset(write('real.txt', 'Lily liked to play. '.repeat(20)), t, { maxLength: 16 });
       assert.ok(txt.examples.length > 1);
       assert.ok(txt.examples.every((x) => x.ids.length <= 16 && x.ids[0] === t.bos && x.mask[0] === 0));
-    });
-
-    after(function () {
-      if (loadFailure) console.log(`      (stories260K test skipped: ${loadFailure})`);
     });
   });
 });

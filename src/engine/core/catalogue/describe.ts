@@ -11,13 +11,9 @@ export function shortCount(n: number): string {
   return String(n);
 }
 
-function sizeText(n: number): string {
-  return n < 2 ** 20 ? `${Math.max(1, Math.round(n / 1024))} KiB` : formatBytes(n);
-}
-
 /** "llama · 1.24B params · Q4_K_M · 770 MiB" (what is known of it). */
 export function describeEntry(e: CatalogueEntry): string {
-  return [e.family, e.params !== undefined ? `${shortCount(e.params)} params` : undefined, e.dtype, e.sizeBytes ? sizeText(e.sizeBytes) : undefined]
+  return [e.family, e.params !== undefined ? `${shortCount(e.params)} params` : undefined, e.dtype, e.sizeBytes ? formatBytes(e.sizeBytes) : undefined]
     .filter(Boolean).join(' · ');
 }
 
