@@ -86,3 +86,41 @@ export function parseWorkerRequest(v: unknown): WorkerRequest {
   }
   return r as unknown as GenerateRequest;
 }
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** A reply of the worker as the extension reads it, or an Error naming what is wrong. */
+export function parseWorkerResponse(v: unknown): WorkerResponse {
+  const r = v as Record<string, unknown>;
+  if (!r || typeof r !== 'object') throw new Error('worker response is not an object');
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new Error(`worker response "${String(r.type)}" needs ${what}`);
+  };
+  switch (r.type) {
+    case 'ready':
+      need(typeof r.backend === 'string' && isNum(r.pid), 'a backend name and a pid');
+      break;
+    case 'token':
+      need(isNum(r.id) && typeof r.text === 'string', 'an id and the token text');
+      break;
+    case 'error':
+      need(isNum(r.id) && typeof r.message === 'string', 'an id and a message');
+      break;
+    case 'done': {
+      need(isNum(r.id) && typeof r.text === 'string' && typeof r.stopReason === 'string', 'an id, the text and a stopReason');
+      // NaN (no probability, no first token) crosses JSON IPC as null.
+      const numOrNull = (x: unknown) => typeof x === 'number' || x === null;
+      need(['loadMs', 'firstTokenMs', 'perTokenMs', 'totalMs'].every((k) => numOrNull(r[k])) && typeof r.warm === 'boolean', 'its timings and warm');
+      const tokens = r.tokens;
+      need(Array.isArray(tokens) && tokens.every((t: unknown) => {
+        const o = t as { text?: unknown; prob?: unknown; top?: unknown };
+        return !!o && typeof o.text === 'string' && numOrNull(o.prob) && Array.isArray(o.top);
+      }), 'tokens as {text, prob, top}');
+      need(r.runtime === undefined || r.runtime === 'engine' || r.runtime === 'llamacpp', 'runtime engine or llamacpp');
+      break;
+    }
+    default:
+      throw new Error(`unknown worker response type ${JSON.stringify(r.type)}`);
+  }
+  return r as unknown as WorkerResponse;
+}

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseModelInfo, validateModelInfo } from '../../src/protocol/inspect';
 import { parseSuggestResult, validateSuggestResult } from '../../src/protocol/suggest';
+import { parseWorkerResponse } from '../../src/protocol/worker';
 import { sharedPath } from '../helpers/shared';
 
 describe('protocol/inspect', function () {
@@ -54,5 +55,17 @@ describe('protocol/suggest', () => {
     assert.deepEqual(validateSuggestResult({ ...ok, modules: [{ path: 'x', score: NaN, params: 1 }] }), ['suggest.modules[0].score: not a finite number']);
     assert.deepEqual(validateSuggestResult({ ms: 1 }), ['suggest.modules: not a list']);
     assert.throws(() => parseSuggestResult({ ...ok, ms: -1 }, 'suggest m'), /^Error: suggest m: suggest\.ms: not a non-negative number$/);
+  });
+});
+
+describe('protocol/worker responses', () => {
+  it('accepts each reply kind (NaN probabilities arrive as null over IPC) and refuses damage, naming it', () => {
+    const done = { type: 'done', id: 1, text: ' sad.', tokens: [{ text: ' sad', prob: null, top: [] }], stopReason: 'eos', loadMs: 3, firstTokenMs: 1, perTokenMs: 0.5, totalMs: 4, warm: true, runtime: 'engine' };
+    for (const ok of [{ type: 'ready', backend: 'wasm', pid: 7 }, { type: 'token', id: 1, text: 'a' }, { type: 'error', id: 1, message: 'm.gguf: no such file' }, done]) assert.equal(parseWorkerResponse(ok), ok);
+    assert.throws(() => parseWorkerResponse({ type: 'token', id: '1', text: 'a' }), /^Error: worker response "token" needs an id and the token text$/);
+    assert.throws(() => parseWorkerResponse({ ...done, tokens: [{ text: 1 }] }), /"done" needs tokens as \{text, prob, top\}/);
+    assert.throws(() => parseWorkerResponse({ ...done, runtime: 'vllm' }), /runtime engine or llamacpp/);
+    assert.throws(() => parseWorkerResponse({ type: 'progress' }), /unknown worker response type "progress"/);
+    assert.throws(() => parseWorkerResponse(null), /not an object/);
   });
 });

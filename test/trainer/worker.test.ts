@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { fork, ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { sharedPath } from '../helpers/shared';
-import { WorkerResponse } from '../../src/protocol/worker';
+import { parseWorkerResponse, WorkerResponse } from '../../src/protocol/worker';
 
 const CLI = resolve('dist/cli.js');
 const MODEL = sharedPath('models/stories260K/stories260K.gguf');
@@ -13,6 +13,8 @@ describe('inference worker', function () {
   this.timeout(60_000);
   let child: ChildProcess;
   const inbox: WorkerResponse[] = [];
+  /** Replies the extension's validator refused (it reads every reply through parseWorkerResponse). */
+  const unreadable: string[] = [];
   const waitFor = (pred: (m: WorkerResponse) => boolean) => new Promise<WorkerResponse>((res) => {
     const found = inbox.find(pred);
     if (found) return res(found);
@@ -27,7 +29,14 @@ describe('inference worker', function () {
 
   before(async () => {
     child = fork(CLI, ['worker'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    child.on('message', (m) => inbox.push(m as WorkerResponse));
+    child.on('message', (m) => {
+      try {
+        parseWorkerResponse(m);
+      } catch (e) {
+        unreadable.push(`${(e as Error).message}: ${JSON.stringify(m).slice(0, 200)}`);
+      }
+      inbox.push(m as WorkerResponse);
+    });
     await waitFor((m) => m.type === 'ready');
   });
   after(() => child.kill());
@@ -61,5 +70,10 @@ describe('inference worker', function () {
     assert.match((e as { message: string }).message, /nonexistent/);
     child.send({ type: 'generate', id: 5, model: MODEL, prompt: 'Once', maxTokens: 2 });
     await waitFor((m) => m.type === 'done' && m.id === 5);
+  });
+
+  it('every reply so far passes the validator the extension reads replies with', () => {
+    assert.ok(inbox.some((m) => m.type === 'done') && inbox.some((m) => m.type === 'token') && inbox.some((m) => m.type === 'error'), inbox.map((m) => m.type).join(','));
+    assert.deepEqual(unreadable, []);
   });
 });

@@ -4,7 +4,7 @@
 // when the process dies fails with a message saying so. No vscode import: the benchmark forks
 // the worker through this too.
 import { ChildProcess } from 'node:child_process';
-import { GenerateDone, GenerateRequest, WorkerRequest, WorkerResponse } from '../../protocol/worker';
+import { GenerateDone, GenerateRequest, parseWorkerResponse, WorkerRequest, WorkerResponse } from '../../protocol/worker';
 
 export type GenerateParams = Omit<GenerateRequest, 'type' | 'id'>;
 
@@ -121,7 +121,22 @@ export class WorkerClient {
       for (const line of chunk.split('\n')) if (line.trim()) this.hooks.log?.(`[worker] ${line}`);
     });
     child.stdout?.on('data', () => undefined); // keep the pipe drained
-    child.on('message', (m: WorkerResponse) => {
+    child.on('message', (raw: unknown) => {
+      let m: WorkerResponse;
+      try {
+        m = parseWorkerResponse(raw);
+      } catch (e) {
+        // A reply we cannot read fails its request (when it names one) instead of hanging it.
+        const id = (raw as { id?: unknown } | undefined)?.id;
+        const message = `the inference worker sent a reply this version cannot read: ${(e as Error).message}`;
+        this.hooks.log?.(message);
+        const p = typeof id === 'number' ? this.pending.get(id) : undefined;
+        if (p) {
+          this.pending.delete(id as number);
+          p.reject(new Error(message));
+        }
+        return;
+      }
       if (m.type === 'ready') {
         this.backend = m.backend;
         this.hooks.log?.(`inference worker ${m.pid} ready (backend ${m.backend})`);
