@@ -4,7 +4,7 @@
 // resumes from its last checkpoint (or starts again when it had none).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EvalReport } from '../../protocol/eval';
+import { parseEvalReport } from '../../protocol/eval';
 import { TrainerEvent, EndEvent } from '../../protocol/events';
 import { ExperimentEvent, ExperimentState, TrialState } from '../../protocol/experiment';
 import { EXPERIMENTS_DIR, experimentDir, readExperimentState, STATE_FILE } from '../core/experiment/state';
@@ -66,7 +66,7 @@ function collect(trial: TrialState): { end?: EndEvent } {
   const evalPath = join(trial.runDir, 'eval.json');
   if (existsSync(evalPath)) {
     try {
-      const r = JSON.parse(readFileSync(evalPath, 'utf8')) as EvalReport;
+      const r = parseEvalReport(JSON.parse(readFileSync(evalPath, 'utf8')), evalPath);
       trial.accuracy = r.adapted?.accuracy ?? null;
       trial.weightedError = r.adapted?.weightedError ?? null;
       if (r.forgetting) trial.forgettingPercent = r.forgetting.changePercent;

@@ -5,6 +5,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
+import { parseEvalReport } from '../../protocol/eval';
 import { openComparePanel } from '../compare/panel';
 import { runsDirs } from '../runs/tree';
 import { DEFAULT_RUNS_DIR } from '../settings';
@@ -135,9 +136,10 @@ export class Walkthrough {
     if (end.status !== 'finished' || !runDir) return { runDir, end };
     const evalPath = await this.commands.evaluateRun(runDir, files.prompts, { probe: files.probe, maxTokens: 8, samples: 2, notify: false });
     if (!evalPath) return { runDir, end };
-    const report = JSON.parse(readFileSync(evalPath, 'utf8')) as { base?: { accuracy?: number }; adapted?: { accuracy?: number } };
-    const base = report.base?.accuracy;
-    const adapted = report.adapted?.accuracy;
+    // The report crosses from the `adapt-lab eval` process: read through the protocol's validator.
+    const report = parseEvalReport(JSON.parse(readFileSync(evalPath, 'utf8')), evalPath);
+    const base = report.base.accuracy ?? undefined; // null: no case has an expected answer
+    const adapted = report.adapted?.accuracy ?? undefined;
     this.setActiveRun(runDir);
     openComparePanel(this.context.extensionUri, [runDir]);
     const pct = (x: number | undefined) => (x === undefined ? '–' : `${Math.round(100 * x)}%`);
