@@ -25,6 +25,22 @@ module.exports = {
       to: { path: '^src/engine/', pathNot: '^src/engine/core/' },
     },
     {
+      name: 'training-imported-by-no-lower-part',
+      severity: 'error',
+      comment:
+        'src/engine/train/ runs a training and may use evaluation, adapters, data and models; those never ' +
+        'import training back (a folder-level cycle): move what both need into adapt/, data/ or eval/.',
+      from: { path: '^src/engine/(adapt|chat|core|data|eval|export|llamacpp|model|native|runs|tokenizers)/' },
+      to: { path: '^src/engine/train/' },
+    },
+    {
+      name: 'llamacpp-imports-no-evaluation',
+      severity: 'error',
+      comment: 'src/engine/eval/ runs cases in llama.cpp through src/engine/llamacpp/, which never imports evaluation back.',
+      from: { path: '^src/engine/llamacpp/' },
+      to: { path: '^src/engine/eval/' },
+    },
+    {
       name: 'core-without-tfjs',
       severity: 'error',
       comment: 'src/engine/core/ must not reach TensorFlow.js, directly or through other modules.',

@@ -13,7 +13,7 @@ import { tf } from '../src/engine/tf';
 import { writeGguf, type GgufWriteTensor } from '../src/engine/core/formats/gguf';
 import { codecOf, dequantizeRows, quantizeMatrix, type StoredMatrix } from '../src/engine/core/formats/quant';
 import { loadModel } from '../src/engine/model/loader';
-import { applyAdapt } from '../src/engine/train/methods';
+import { applyAdapt } from '../src/engine/adapt/methods';
 import { accumulateGrads } from '../src/engine/train/step';
 import { AdamW } from '../src/engine/train/optimizer';
 import { Rng } from '../src/engine/random';

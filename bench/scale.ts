@@ -15,7 +15,7 @@ import { tf } from '../src/engine/tf';
 import { f32ArrayToBf16 } from '../src/engine/core/formats/float16';
 import { estimateTrainingMemory, planMemory } from '../src/engine/core/memory';
 import { loadModel } from '../src/engine/model/loader';
-import { applyAdapt } from '../src/engine/train/methods';
+import { applyAdapt } from '../src/engine/adapt/methods';
 import { accumulateGrads } from '../src/engine/train/step';
 import { AdamW } from '../src/engine/train/optimizer';
 import { productsOnBlas, blasStatus } from '../src/engine/native';

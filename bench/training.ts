@@ -7,11 +7,12 @@ import { blasStatus, blasThreadsPerWorker, setBlasThreads } from '../src/engine/
 import { tf } from '../src/engine/tf';
 import { initModel } from '../src/engine/model/init';
 import { CausalLM } from '../src/engine/model/model';
-import { applyAdapt } from '../src/engine/train/methods';
-import { AdamW, TrainParam } from '../src/engine/train/optimizer';
+import { applyAdapt } from '../src/engine/adapt/methods';
+import { AdamW } from '../src/engine/train/optimizer';
+import { TrainParam } from '../src/engine/adapt/methods';
 import { accumulateGrads } from '../src/engine/train/step';
 import { GradientPool, sliceRows, startGradientPool } from '../src/engine/train/parallel';
-import { PackedBatch } from '../src/engine/train/data';
+import { PackedBatch } from '../src/engine/data/dataset';
 import { Rng } from '../src/engine/random';
 import { adaptFor, gpt2Config, Mode, Shape } from './shapes';
 import { median, min, max, round, mib, nowMs } from './stats';

@@ -88,11 +88,15 @@ describe('import rules (dependency-cruiser)', function () {
     }
   });
 
-  it('fail on the extension importing the compute part or the trainer, and the engine importing vscode', () => {
+  it('fail on the extension importing the compute part or the trainer, the engine importing vscode, and training or evaluation imported from below', () => {
     const broken = {
       ...CLEAN,
       'src/extension/view.ts': "import { run } from '../engine/model/model';\nimport { main } from '../trainer/cli';\nexport const show = [run, main];\n",
       'src/trainer/cli.ts': 'export const main = 1;\n',
+      // evaluation taking something from training, llama.cpp from evaluation (folder-level cycles in waiting)
+      'src/engine/train/loop.ts': "import { run } from '../model/model';\nexport const loop = run;\n",
+      'src/engine/eval/loss.ts': "import { loop } from '../train/loop';\nexport const loss = loop;\n",
+      'src/engine/llamacpp/prompts.ts': "import { loss } from '../eval/loss';\nexport const p = loss;\n",
       'src/engine/model/model.ts': "import * as vscode from 'vscode';\nimport { tf } from '../tf';\nexport const run = () => [tf, vscode];\n",
     };
     const found = new Set(cruise(broken).map((v) => `${v.rule.name}: ${v.from}`));
@@ -100,6 +104,8 @@ describe('import rules (dependency-cruiser)', function () {
       'extension-imports-only-engine-core: src/extension/view.ts',
       'extension-spawns-trainer: src/extension/view.ts',
       'engine-without-editor: src/engine/model/model.ts',
+      'training-imported-by-no-lower-part: src/engine/eval/loss.ts',
+      'llamacpp-imports-no-evaluation: src/engine/llamacpp/prompts.ts',
     ]) {
       assert.ok(found.has(want), `expected "${want}" among:\n${[...found].join('\n')}`);
     }

@@ -8,7 +8,7 @@ import { AdaptConfig } from '../../src/protocol/config';
 import { parseModelInfo } from '../../src/protocol/inspect';
 import { selectBackend } from '../../src/engine/backend';
 import { loadModel } from '../../src/engine/model/loader';
-import { applyAdapt } from '../../src/engine/train/methods';
+import { applyAdapt } from '../../src/engine/adapt/methods';
 import { Rng } from '../../src/engine/random';
 import {
   attentionLoraTargets, blockPaths, planFor, indexTree, ModelInfo, selectionToAdapt, tensorsUnder,

@@ -17,7 +17,7 @@ import { bitsPerWeight } from '../../src/engine/core/formats/quant';
 import { readGguf } from '../../src/engine/core/formats/gguf';
 import { writeMergedGguf } from '../../src/engine/export/merged';
 import { writeGgufLora } from '../../src/engine/export/gguf-lora';
-import { applyAdapt } from '../../src/engine/train/methods';
+import { applyAdapt } from '../../src/engine/adapt/methods';
 import { Rng } from '../../src/engine/random';
 import { tf } from '../../src/engine/tf';
 

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
 import { loadModel, LoadedModel } from '../../src/engine/model/loader';
 import { generate } from '../../src/engine/generate';
-import { loadDataset } from '../../src/engine/train/data';
+import { loadDataset } from '../../src/engine/data/dataset';
 import { loadRunConfig } from '../../src/engine/core/run-config';
 import { readPromptFile } from '../../src/engine/core/prompts';
 import { matches } from '../../src/engine/core/match';

@@ -1,5 +1,5 @@
 // Which parameters an `adapt` section trains, decided once: the trainer builds its variables
-// from this plan (train/methods.ts applyAdapt) and the extension counts and shows it (Adapt
+// from this plan (adapt/methods.ts applyAdapt) and the extension counts and shows it (Adapt
 // Model's summary, the Layers view) from `inspect --json`. TensorFlow-free, like all of core/.
 import { AdaptConfig } from '../../protocol/config';
 import { ParamSpec } from './params';

@@ -2,7 +2,7 @@
 // run's best checkpoint, else its latest) or a PEFT LoRA folder (adapter_config.json +
 // adapter_model.safetensors, as `adapt-lab export --format peft` or PEFT's save_pretrained
 // writes it).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../tf';
 import { LoadedModel, transpose2d } from '../model/loader';
@@ -11,6 +11,7 @@ import { addLora, mergeLora } from '../model/lora';
 import { readSafetensors, TensorEntry } from '../core/formats/safetensors';
 import { applyRunAdapter } from '../runs/adapter';
 import { RUN_FILE } from '../core/runs/store';
+import { adapterKind, PEFT_CONFIG, PEFT_WEIGHTS } from '../core/adapter-folder';
 import { Rng } from '../random';
 
 export interface EvalAdapterInfo {
@@ -23,24 +24,6 @@ export interface EvalAdapterInfo {
   summary: string;
   /** The base model the adapter was made for, as it recorded it (a path or a hub name). */
   baseModel?: string;
-}
-
-export type AdapterKind = 'run' | 'peft';
-
-const PEFT_CONFIG = 'adapter_config.json';
-const PEFT_WEIGHTS = 'adapter_model.safetensors';
-
-/** What kind of adapter folder `path` is; throws saying what is missing when it is neither. */
-export function adapterKind(path: string): AdapterKind {
-  const dir = resolve(path);
-  if (!existsSync(dir)) throw new Error(`${path}: no such adapter folder`);
-  if (!statSync(dir).isDirectory()) throw new Error(`${path}: an adapter is a folder (a run folder with ${RUN_FILE}, or a PEFT folder with ${PEFT_CONFIG})`);
-  if (existsSync(join(dir, RUN_FILE))) return 'run';
-  if (existsSync(join(dir, PEFT_CONFIG))) {
-    if (!existsSync(join(dir, PEFT_WEIGHTS))) throw new Error(`${path}: has ${PEFT_CONFIG} but no ${PEFT_WEIGHTS} (adapter_model.bin is not supported)`);
-    return 'peft';
-  }
-  throw new Error(`${path}: not an adapter folder (no ${RUN_FILE} of a run, no ${PEFT_CONFIG} of a PEFT adapter)`);
 }
 
 /** The model a run was trained from (its config's model path), or undefined for a PEFT folder. */

@@ -5,12 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CaseModelResult, EvalSection, RuntimeReport } from '../../protocol/eval';
-import { exportModel, exportRun, sourceFromLoaded } from '../export';
-import { isGgufPath, loadModel, loadTokenizer } from '../model/loader';
+import { exportRun } from '../export';
+import { isGgufPath, loadTokenizer } from '../model/loader';
 import { promptChatFormat } from '../chat/prompt-format';
 import type { ChatFormat } from '../chat/template';
-import { adapterKind } from './adapter';
+import { adapterKind } from '../core/adapter-folder';
 import { openRuntimeModel, runtimeGenerate } from '../llamacpp/runtime';
+import { ggufOfHfModel } from '../llamacpp/base-gguf';
 import { matches } from '../core/match';
 import type { PromptCase } from '../core/prompts';
 import { EvalSettings, summarize } from './evaluate';
@@ -118,16 +119,5 @@ export async function runtimeReport(
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-/** A Hugging Face base written as a GGUF (F32) for llama.cpp, as merged-gguf writes it (no adapters). */
-export async function ggufOfHfModel(modelPath: string, out: string): Promise<string> {
-  const lm = await loadModel(modelPath);
-  try {
-    const res = exportModel(sourceFromLoaded(lm), { format: 'merged-gguf', out });
-    return res.files.find((f) => f.path.endsWith('.gguf'))!.path;
-  } finally {
-    lm.model.dispose();
   }
 }

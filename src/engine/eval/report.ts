@@ -12,7 +12,8 @@ import { getLlamaCpp } from '../llamacpp/runtime';
 import { runtimeReport } from './llamacpp';
 import { promptChatFormat } from '../chat/prompt-format';
 import { readPromptFile, PromptCase } from '../core/prompts';
-import { applyEvalAdapter, adapterKind, EvalAdapterInfo, runBaseModel } from './adapter';
+import { applyEvalAdapter, EvalAdapterInfo, runBaseModel } from './adapter';
+import { adapterKind } from '../core/adapter-folder';
 import { checkPromptsFit, dataMetrics, evaluateCases, EvalSettings, MemorySampler, probePerplexity, resolveSettings, summarize } from './evaluate';
 
 export interface EvalOptions extends Partial<EvalSettings> {

@@ -19,7 +19,7 @@ import { TokenStats } from '../../protocol/events';
 import { loadModel, LoadedModel } from '../model/loader';
 import { Rng } from '../random';
 import { chatFormatFor } from '../chat/encode';
-import { applyAdapt, AdaptResult } from '../train/methods';
+import { applyAdapt, AdaptResult } from '../adapt/methods';
 import { BatchPlan, loadRunData, RunData } from '../train/run-data';
 import { modelOrigin } from '../core/catalogue';
 import { hashFiles, RunBase } from '../core/runs/store';

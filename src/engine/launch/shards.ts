@@ -3,7 +3,7 @@
 // (uint8, 1 = a label), and <name>.json their lengths. python/adapt_lab_torch/data.py reads them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Example } from '../train/data';
+import type { Example } from '../data/dataset';
 
 export function writeShard(dir: string, name: string, examples: readonly Example[]): void {
   const lengths = examples.map((e) => e.ids.length);

@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { bestCheckpoint, latestCheckpoint, STATE_FILE } from '../core/runs/checkpoint';
-import { adapterKind } from '../eval/adapter';
-import { ggufOfHfModel } from '../eval/llamacpp';
+import { adapterKind } from '../core/adapter-folder';
+import { ggufOfHfModel } from './base-gguf';
 import { exportRun } from '../export';
 import { isGgufPath } from '../model/loader';
 import { openRuntimeModel, RuntimeGeneration, RuntimeGenerateOptions, RuntimeModel, runtimeGenerate } from './runtime';

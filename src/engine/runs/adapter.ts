@@ -1,7 +1,7 @@
 // Puts a run's trained state onto a freshly loaded base model: the same adapt config (LoRA
 // adapters, unfrozen parameters) with the values from one of its checkpoints.
 import { LoadedModel } from '../model/loader';
-import { applyAdapt, AdaptResult, loadTrainable } from '../train/methods';
+import { applyAdapt, AdaptResult, loadTrainable } from '../adapt/methods';
 import { Rng } from '../random';
 import { openRun } from '../core/runs/store';
 import { bestCheckpoint, loadCheckpoint } from '../core/runs/checkpoint';

@@ -7,7 +7,7 @@ import { selectBackend } from '../backend';
 import { CausalLM } from '../model/model';
 import { familyOf } from '../model/families';
 import { Rng } from '../random';
-import { applyAdapt, loadTrainable } from './methods';
+import { applyAdapt, loadTrainable } from '../adapt/methods';
 import { accumulateGrads } from './step';
 import { GradReply, GradRequest, GradWorkerInit } from './parallel';
 

@@ -2,17 +2,7 @@
 // pretrained values), global-norm gradient clipping and per-parameter LR scales (layer-wise
 // decay). Only trainable parameters have state here.
 import { tf, Tensor } from '../tf';
-
-export interface TrainParam {
-  /** Stable name used in checkpoints, e.g. `param:model.norm.weight` or `lora:<path>.A`. */
-  name: string;
-  variable: tf.Variable;
-  /** Weight decay applies to matrices, not to biases, norms or vectors. */
-  decay: boolean;
-  lrScale: number;
-  /** Pretrained value, kept when L2-SP is on (only for unfrozen base weights). */
-  anchor?: Tensor;
-}
+import { TrainParam } from '../adapt/methods';
 
 export interface AdamWOptions {
   beta1?: number;

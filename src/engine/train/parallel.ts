@@ -10,8 +10,8 @@ import { AdaptConfig } from '../../protocol/config';
 import { ModelConfig } from '../core/model-config';
 import { CausalLM } from '../model/model';
 import type { StoredMatrix } from '../core/formats/quant';
-import { PackedBatch } from './data';
-import { TrainParam } from './optimizer';
+import { PackedBatch } from '../data/dataset';
+import { TrainParam } from '../adapt/methods';
 import { accumulateGrads, StepOptions } from './step';
 import { blasStatus } from '../native';
 

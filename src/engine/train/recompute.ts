@@ -5,7 +5,7 @@
 // the wasm heap otherwise (train/setup.ts decides; core/memory.ts estimates both ways).
 import { tf, Tensor } from '../tf';
 import { CausalLM, ForwardContext } from '../model/model';
-import { TrainParam } from './optimizer';
+import { TrainParam } from '../adapt/methods';
 
 /** The trainable variables block `layer` reads: its LoRA adapters and unfrozen weights (by module path). */
 function blockVariables(model: CausalLM, layer: number, params: TrainParam[]): tf.Variable[] {

@@ -3,7 +3,7 @@
 // few-shot data causes (here: every example ends in EOS after a short answer, and without
 // replay the model learns to stop after every sentence).
 import { Rng } from '../random';
-import { Example } from './data';
+import { Example } from '../data/dataset';
 
 /**
  * The task examples plus replay examples making up `fraction` of the result (0 ≤ fraction < 1),

@@ -7,7 +7,7 @@ import type { Tokenizer } from '../tokenizers';
 import { ChatFormat } from '../chat/template';
 import { Rng } from '../random';
 import { DEFAULT_DATA } from '../core/run-config';
-import { Dataset, Example, loadDataset, makeBatches, splitValidation } from './data';
+import { Dataset, Example, loadDataset, makeBatches, splitValidation } from '../data/dataset';
 import { mixReplay } from './replay';
 
 export interface RunData {

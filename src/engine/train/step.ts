@@ -1,11 +1,11 @@
-// One optimisation step's forward and backward passes, and the validation metrics. The frozen
+// One optimisation step's forward and backward passes (validation loss: eval/loss.ts). The frozen
 // prefix of the network (blocks before the first trainable one) runs outside the gradient
 // tape, so its activations are not kept for a backward pass that would not use them.
 import { tf, Tensor } from '../tf';
 import { CausalLM, ForwardContext } from '../model/model';
 import { crossEntropy } from '../model/ops';
-import { PackedBatch } from './data';
-import { TrainParam } from './optimizer';
+import { PackedBatch } from '../data/dataset';
+import { TrainParam } from '../adapt/methods';
 import { recomputedBlocks } from './recompute';
 
 export interface StepOptions {
@@ -76,34 +76,4 @@ export function accumulateGrads(model: CausalLM, params: TrainParam[], micro: Pa
     }
   });
   return { loss, grads };
-}
-
-export interface EvalMetrics {
-  valLoss: number;
-  perplexity: number;
-  tokenAccuracy: number;
-  labelTokens: number;
-}
-
-/** Mean cross-entropy and next-token accuracy over label positions, no gradients. */
-export function evaluateLoss(model: CausalLM, batches: PackedBatch[]): EvalMetrics {
-  let sum = 0;
-  let correct = 0;
-  let count = 0;
-  for (const b of batches) {
-    const [s, c, n] = tf.tidy(() => {
-      const ids = tf.tensor2d(b.ids, [b.batch, b.length], 'int32');
-      const logits = model.forward(ids).reshape([-1, model.config.vocabSize]);
-      const labels = tf.tensor1d(b.labels, 'int32');
-      const w = tf.tensor1d(b.weights, 'float32');
-      const ce = crossEntropy(logits, labels, w);
-      const hits = tf.sum(tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'), w));
-      return [ce.dataSync()[0], hits.dataSync()[0], tf.sum(w).dataSync()[0]];
-    });
-    sum += s;
-    correct += c;
-    count += n;
-  }
-  const valLoss = count > 0 ? sum / count : NaN;
-  return { valLoss, perplexity: Math.exp(valLoss), tokenAccuracy: count > 0 ? correct / count : NaN, labelTokens: count };
 }

@@ -5,7 +5,7 @@ import { LoadedModel } from '../model/loader';
 import { linearModules } from '../core/modules';
 import { crossEntropy } from '../model/ops';
 import { Rng } from '../random';
-import { loadDataset, makeBatches, packBatch } from './data';
+import { loadDataset, makeBatches, packBatch } from '../data/dataset';
 import { chatFormatFor } from '../chat/encode';
 
 import { ModuleScore } from '../../protocol/suggest';

@@ -2,7 +2,7 @@
 // them. No vscode import (tested under plain mocha).
 import { extname } from 'node:path';
 
-/** Files the trainer reads as data (src/engine/train/data.ts); prompts files are not data. */
+/** Files the trainer reads as data (src/engine/data/dataset.ts); prompts files are not data. */
 export function isDataFile(path: string): boolean {
   if (path.endsWith('.prompts.jsonl')) return false;
   return ['.jsonl', '.txt', '.json'].includes(extname(path).toLowerCase());

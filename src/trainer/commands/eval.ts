@@ -4,7 +4,7 @@
 import { basename, join, resolve } from 'node:path';
 import { parse } from '../args';
 import { runEval, writeEvalReport, formatMs } from '../../engine/eval/report';
-import { adapterKind } from '../../engine/eval/adapter';
+import { adapterKind } from '../../engine/core/adapter-folder';
 import { openRun } from '../../engine/core/runs/store';
 import { CaseRef, EvalReport, EvalSection } from '../../protocol/eval';
 

@@ -5,7 +5,7 @@ import { parse } from '../args';
 import { chatFormatFor } from '../../engine/chat/encode';
 import { chatTemplateOf } from '../../engine/chat/model-template';
 import { loadTokenizer } from '../../engine/model/loader';
-import { loadDataset } from '../../engine/train/data';
+import { loadDataset } from '../../engine/data/dataset';
 import { templateName } from '../../engine/chat/template-name';
 import { parsePreviewPayload, PreviewPayload } from '../../protocol/preview';
 

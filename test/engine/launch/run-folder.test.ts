@@ -20,7 +20,7 @@ import { selectBackend } from '../../../src/engine/backend';
 import { loadModel } from '../../../src/engine/model/loader';
 import { applyEvalAdapter } from '../../../src/engine/eval/adapter';
 import { exportRun } from '../../../src/engine/export';
-import { encodePrompt } from '../../../src/engine/train/data';
+import { encodePrompt } from '../../../src/engine/data/dataset';
 import { tf } from '../../../src/engine/tf';
 
 const MODEL = () => sharedPath('models/stories260K/stories260K.gguf');

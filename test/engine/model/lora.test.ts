@@ -52,7 +52,7 @@ describe('LoRA rank against the module', () => {
   });
 
   it('a rank beyond the smaller dimension of a target is refused naming the field and the module', async () => {
-    const { applyAdapt } = await import('../../../src/engine/train/methods');
+    const { applyAdapt } = await import('../../../src/engine/adapt/methods');
     const model = (await loadModel(sharedPath('models/stories260K/stories260K.gguf'))).model;
     try {
       const adapt = (rank: number) => ({ lora: { rank, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] } });

@@ -9,11 +9,11 @@ import { loadModel } from '../../../src/engine/model/loader';
 import { initModel } from '../../../src/engine/model/init';
 import { CausalLM } from '../../../src/engine/model/model';
 import { setFastPath } from '../../../src/engine/model/ops';
-import { applyAdapt } from '../../../src/engine/train/methods';
+import { applyAdapt } from '../../../src/engine/adapt/methods';
 import { AdamW } from '../../../src/engine/train/optimizer';
 import { accumulateGrads } from '../../../src/engine/train/step';
 import { sliceRows } from '../../../src/engine/train/parallel';
-import { PackedBatch } from '../../../src/engine/train/data';
+import { PackedBatch } from '../../../src/engine/data/dataset';
 import { Rng } from '../../../src/engine/random';
 import { AdaptConfig } from '../../../src/protocol/config';
 

@@ -10,10 +10,10 @@ import { tf, Tensor } from '../../../src/engine/tf';
 import { loadModel } from '../../../src/engine/model/loader';
 import { initModel } from '../../../src/engine/model/init';
 import { CausalLM } from '../../../src/engine/model/model';
-import { applyAdapt } from '../../../src/engine/train/methods';
+import { applyAdapt } from '../../../src/engine/adapt/methods';
 import { accumulateGrads } from '../../../src/engine/train/step';
 import { shareOf, startGradientPool } from '../../../src/engine/train/parallel';
-import { PackedBatch } from '../../../src/engine/train/data';
+import { PackedBatch } from '../../../src/engine/data/dataset';
 import { Rng } from '../../../src/engine/random';
 import { AdaptConfig } from '../../../src/protocol/config';
 

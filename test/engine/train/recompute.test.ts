@@ -6,10 +6,10 @@ import { selectBackend } from '../../../src/engine/backend';
 import { tf, Tensor } from '../../../src/engine/tf';
 import { initModel } from '../../../src/engine/model/init';
 import { ModelConfig } from '../../../src/engine/core/model-config';
-import { applyAdapt } from '../../../src/engine/train/methods';
+import { applyAdapt } from '../../../src/engine/adapt/methods';
 import { AdamW } from '../../../src/engine/train/optimizer';
 import { accumulateGrads } from '../../../src/engine/train/step';
-import { PackedBatch } from '../../../src/engine/train/data';
+import { PackedBatch } from '../../../src/engine/data/dataset';
 import { Rng } from '../../../src/engine/random';
 import { AdaptConfig } from '../../../src/protocol/config';
 

@@ -7,8 +7,19 @@ import { CausalLM } from '../model/model';
 import { addLora } from '../model/lora';
 import { ModelDescription, planAdapt } from '../core/plan';
 import { Rng } from '../random';
-import { TrainParam } from './optimizer';
 import { layerOf } from '../core/paths';
+
+/** A parameter that trains: its variable, and how the optimizer treats it. */
+export interface TrainParam {
+  /** Stable name used in checkpoints, e.g. `param:model.norm.weight` or `lora:<path>.A`. */
+  name: string;
+  variable: tf.Variable;
+  /** Weight decay applies to matrices, not to biases, norms or vectors. */
+  decay: boolean;
+  lrScale: number;
+  /** Pretrained value, kept when L2-SP is on (only for unfrozen base weights). */
+  anchor?: Tensor;
+}
 
 export interface AdaptOptions {
   rng: Rng;

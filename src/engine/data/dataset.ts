@@ -1,4 +1,4 @@
-// Training data: reads a data file, tokenizes it into examples with a loss mask, and batches them.
+// Training and evaluation data: reads a data file, tokenizes it into examples with a loss mask, and batches them.
 //
 // Formats (one kind per file):
 //   .jsonl / .json  {"prompt": "...", "completion": "..."}    loss on the completion (and EOS)

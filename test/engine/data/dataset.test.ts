@@ -7,7 +7,7 @@ import { Rng } from '../../../src/engine/random';
 import {
   ChatMessage, encodePrompt, Example, loadDataset,
   makeBatches, packBatch, splitValidation,
-} from '../../../src/engine/train/data';
+} from '../../../src/engine/data/dataset';
 import { chatFormatFor, encodeChatPrompt } from '../../../src/engine/chat/encode';
 import { DEFAULT_CHAT_TEMPLATE } from '../../../src/engine/chat/template';
 import { sharedPath } from '../../helpers/shared';
@@ -54,7 +54,7 @@ const ids = (s: string) => [...s].map((c) => c.codePointAt(0)! + 3);
 const text = (t: Tokenizer, e: Example, labelsOnly: boolean) =>
   e.ids.filter((_, i) => !labelsOnly || e.mask[i] === 1).map((i) => t.tokenToPiece(i)).join('');
 
-describe('train/data', () => {
+describe('data/dataset', () => {
   let dir: string;
   before(() => { dir = mkdtempSync(join(tmpdir(), 'adapt-data-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));
