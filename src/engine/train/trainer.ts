@@ -8,7 +8,7 @@ import { RunConfig } from '../../protocol/config';
 import { EndEvent, MemoryInfo, TrainerEvent } from '../../protocol/events';
 import { trainableTensors } from '../adapt/methods';
 import { learningRate } from './schedule';
-import { packBatch } from '../data/dataset';
+import { labelCount, packBatch } from '../data/dataset';
 import { accumulateGrads } from './step';
 import { evaluateLoss } from '../eval/loss';
 import { TrainerControl } from './control';
@@ -70,7 +70,7 @@ async function trainStep(s: Session): Promise<void> {
   const { t, config } = s;
   const step = s.step;
   const micro = s.batches.micro(step).map((rows) => packBatch(rows.map((i) => s.trainExamples[i]), s.pad));
-  const labelTotal = Math.max(1, micro.reduce((n, b) => n + b.weights.reduce((a, w) => a + w, 0), 0));
+  const labelTotal = Math.max(1, labelCount(micro));
   const t0 = performance.now();
   const stepOptions = {
     firstTrainableLayer: s.adapted.firstTrainableLayer, dropout: t.dropout, embeddingNoise: t.embeddingNoise, recompute: s.recompute,

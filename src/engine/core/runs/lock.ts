@@ -89,7 +89,3 @@ export function acquireRunLock(runDir: string, identity: TrainerIdentity, runLab
   throw new Error(`${path}: could not take the trainer lock (other trainers keep taking it); try again`);
 }
 
-/** The identity in a run's lock file, if any (alive or not). */
-export function readRunLock(runDir: string): TrainerIdentity | undefined {
-  return readLock(join(runDir, LOCK_FILE));
-}
