@@ -11,7 +11,9 @@ import { round } from './stats';
 
 export type Group = 'matmul' | 'elementwise' | 'rest';
 
-const MATMUL = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+// GPT-2's in-place attention kernels (native/attention.ts) are products too (their GFLOP/s are not
+// counted: only kernels with a and b operands are).
+const MATMUL = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'AdaptLabPackedScores', 'AdaptLabPackedContext', 'AdaptLabPackedAttentionGrad']);
 const ELEMENTWISE = new Set([
   'Add', 'AddN', 'Sub', 'Mul', 'Multiply', 'Div', 'RealDiv', 'FloorDiv', 'Exp', 'Expm1', 'Log', 'Log1p', 'Tanh', 'Sigmoid', 'Sqrt', 'Rsqrt',
   'Square', 'SquaredDifference', 'Pow', 'Neg', 'Cast', 'Maximum', 'Minimum', 'Abs', 'Sign', 'Reciprocal', 'Relu', 'Relu6', 'Elu', 'Erf',
