@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BinaryReader, FormatError } from './binary';
-import { GgufType, GgufScalar, GgufValue, readTensorInfo } from './gguf';
+import { checkType, GgufScalarType, GgufType, GgufValue, readScalar, readTensorInfo } from './gguf';
 
 /** An array too long to keep: its item type name and length. */
 export interface GgufArraySummary { arrayOf: string; length: number }
@@ -113,28 +113,10 @@ function parseHeader(bytes: Uint8Array, path: string, fileSize: number, keep: nu
   return { path, version, fileSize, bytesRead: r.offset, metadata, tensors };
 }
 
-function readScalar(r: BinaryReader, type: number, what: () => string): GgufScalar {
-  switch (type) {
-    case GgufType.UINT8: return r.u8(what);
-    case GgufType.INT8: return r.i8(what);
-    case GgufType.UINT16: return r.u16(what);
-    case GgufType.INT16: return r.i16(what);
-    case GgufType.UINT32: return r.u32(what);
-    case GgufType.INT32: return r.i32(what);
-    case GgufType.FLOAT32: return r.f32(what);
-    case GgufType.BOOL: return r.bool(what);
-    case GgufType.STRING: return r.string(what);
-    case GgufType.UINT64: return r.u64(what);
-    case GgufType.INT64: return r.i64(what);
-    case GgufType.FLOAT64: return r.f64(what);
-    default: throw r.error(`${what()} has unknown type ${type}`);
-  }
-}
-
 function readValue(r: BinaryReader, type: number, key: string, lim: { keep: number; fileSize: number }, depth: number): GgufValue | GgufArraySummary {
   const keep = lim.keep;
   const what = () => `metadata "${key}"`;
-  if (type !== GgufType.ARRAY) return readScalar(r, type, what);
+  if (type !== GgufType.ARRAY) return readScalar(r, checkType(r, type, what) as GgufScalarType, what);
   const itemType = r.u32(() => `${what()} item type`);
   if (itemType > 12) throw r.error(`${what()} items have unknown type ${itemType}`);
   const n = r.u64(() => `${what()} length`);
@@ -152,7 +134,7 @@ function readValue(r: BinaryReader, type: number, key: string, lim: { keep: numb
       r.skip(SCALAR_SIZE[itemType] * (n - i), () => `${what()} items`);
       break;
     } else {
-      v = readScalar(r, itemType, what);
+      v = readScalar(r, itemType as GgufScalarType, what);
     }
     if (n <= keep && !isArraySummary(v)) kept.push(v);
   }

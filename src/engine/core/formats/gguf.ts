@@ -207,12 +207,12 @@ function decodeTensor(bytes: Uint8Array, dataOffset: number, t: GgufTensorInfo, 
   }
 }
 
-function checkType(r: BinaryReader, type: number, label: Label): GgufType {
+export function checkType(r: BinaryReader, type: number, label: Label): GgufType {
   if (type > 12) throw r.error(`${typeof label === 'string' ? label : label()} has unknown type ${type}`);
   return type as GgufType;
 }
 
-function readScalar(r: BinaryReader, type: GgufScalarType, what: Label): GgufScalar {
+export function readScalar(r: BinaryReader, type: GgufScalarType, what: Label): GgufScalar {
   switch (type) {
     case GgufType.UINT8: return r.u8(what);
     case GgufType.INT8: return r.i8(what);
